@@ -1,0 +1,103 @@
+"""Catalog tables (SQLAlchemy Core). Derived data: `archiver rebuild` recreates all of it
+from the object store and the keys, except what is marked as the catalog's own.
+
+The schema itself is created and changed only by the Alembic migrations beside this file;
+these definitions are what the code queries, and a test checks both agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+records = Table(
+    "records",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("time", String(32), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("kid", String(64), nullable=False),
+    Column("record_hash", LargeBinary(32), nullable=False),
+    Column("segment_first", BigInteger, nullable=False),
+    Column("platform", String(64)),
+    Column("account", String(512)),
+    Column("item_id", String(512)),
+    Column("kind", String(64)),
+    Column("event", String(32)),
+    Column("action", String(64)),  # system records: what happened
+    Column("destroyed_at", String(32)),
+)
+Index("ix_records_item", records.c.platform, records.c.item_id, records.c.seq)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("first", BigInteger, primary_key=True, autoincrement=False),
+    Column("last", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+)
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("segment_first", BigInteger, nullable=False),
+    Column("kek", String(128), nullable=False),
+    Column("wrapped", Text, nullable=False),
+)
+Index("ix_data_keys_seq", data_keys.c.seq)
+
+items = Table(
+    "items",
+    metadata,
+    Column("platform", String(64), primary_key=True),
+    Column("item_id", String(512), primary_key=True),
+    Column("account", String(512), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("parent_id", String(512)),
+    Column("state", String(16), nullable=False),  # live | deleted | hidden
+    Column("fingerprint", String(64)),  # keyed HMAC; cleared at disposition
+    Column("first_seq", BigInteger, nullable=False),
+    Column("latest_seq", BigInteger, nullable=False),
+    Column("versions", Integer, nullable=False),
+    Column("first_seen", String(32), nullable=False),
+    Column("observed_at", String(32), nullable=False),  # newest observation applied
+    Column("last_seen", String(32), nullable=False),  # the catalog's own: not in the log
+)
+Index("ix_items_account", items.c.platform, items.c.account)
+Index("ix_items_parent", items.c.platform, items.c.parent_id)
+
+tree_hashes = Table(
+    "tree_hashes",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", LargeBinary, nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

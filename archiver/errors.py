@@ -1,0 +1,83 @@
+"""The archive's exception tree, raised in the core and mapped to HTTP/CLI once at the edge.
+
+    ArchiveError
+    ├── ConfigError            settings missing or invalid; archive not initialised
+    ├── InvalidObservation     an observation failed validation (line number, reason)
+    ├── InvalidRequest         a caller's argument is out of range or malformed
+    ├── NotFound               an id / seq that does not exist
+    ├── StoreError             the object store failed
+    │   ├── StoreUnavailable   unreachable or refused a request (which store, why)
+    │   ├── ObjectNotFound     a key that is not on the store
+    │   └── ObjectLocked       the store refused to delete/overwrite a locked object
+    ├── KeyUnavailable         a data key is gone (destroyed) or cannot be unwrapped
+    └── IntegrityError         the log does not verify (seq, reason)
+"""
+
+from __future__ import annotations
+
+
+class ArchiveError(Exception):
+    """Base of every error the archive raises on purpose."""
+
+    code = "archive_error"
+
+
+class ConfigError(ArchiveError):
+    code = "config_error"
+
+
+class InvalidObservation(ArchiveError):
+    """An observation is malformed; `line` is 1-based when it came from a file."""
+
+    code = "invalid_observation"
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        super().__init__(f"line {line}: {reason}" if line is not None else reason)
+
+
+class InvalidRequest(ArchiveError):
+    code = "invalid_request"
+
+
+class NotFound(ArchiveError):
+    code = "not_found"
+
+
+class StoreError(ArchiveError):
+    code = "store_error"
+
+
+class StoreUnavailable(StoreError):
+    code = "store_unavailable"
+
+
+class ObjectNotFound(StoreError):
+    code = "object_not_found"
+
+
+class ObjectLocked(StoreError):
+    code = "object_locked"
+
+
+class KeyUnavailable(ArchiveError):
+    code = "key_unavailable"
+
+
+class IntegrityError(ArchiveError):
+    """The archive failed a check; `seq` names the first bad record when there is one."""
+
+    code = "integrity_error"
+
+    def __init__(self, reason: str, seq: int | None = None, where: str | None = None) -> None:
+        self.reason = reason
+        self.seq = seq
+        self.where = where
+        parts = []
+        if seq is not None:
+            parts.append(f"seq {seq}")
+        if where:
+            parts.append(where)
+        prefix = ", ".join(parts)
+        super().__init__(f"{prefix}: {reason}" if prefix else reason)

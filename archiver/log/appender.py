@@ -1,0 +1,372 @@
+"""The appender: the only writer of the log.
+
+Order of writes, so that a crash anywhere loses no acknowledged record and leaves nothing
+a verifier rejects (ARCHITECTURE.md, "The log"):
+
+1. under the catalog's writer lock, reconcile: a complete segment on the store beyond the
+   catalog's head (a crash after its PUT) is chain-checked and adopted; a key object with
+   no segment (a crash before the segment PUT) is deleted;
+2. seal each record with its own data key, chain it, PUT the key object, then the
+   segment (with Object Lock where the store has it);
+3. commit the catalog (records, keys, tree hashes, items) in one transaction;
+4. acknowledge; then sign a checkpoint of the new tree, consistent with the previous one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, select
+
+from archiver.capture import CONTENT_EVENTS, ItemState, content_fingerprint, next_state
+from archiver.catalog import db
+from archiver.catalog import schema as t
+from archiver.errors import IntegrityError
+from archiver.log import merkle
+from archiver.log.checkpoint import Checkpoint, CheckpointSigner
+from archiver.log.crypto import Fingerprinter, KeyEncryptionKey, new_kid, open_sealed, seal
+from archiver.log.envelope import (
+    LATEST_CHECKPOINT_KEY,
+    ZERO_HASH,
+    Envelope,
+    canonical,
+    checkpoint_key,
+    format_time,
+    keys_key,
+    parse_range_key,
+    segment_key,
+    sha256_hex,
+)
+from archiver.log.segments import (
+    KeysDoc,
+    ParsedRecord,
+    decode_keys,
+    encode_keys,
+    encode_segment,
+    iter_segment,
+)
+from archiver.records import PendingRecord, record_content
+from archiver.storage import ObjectStore
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AppendResult:
+    """The acknowledgement: every record here is durable on the store and in the catalog."""
+
+    seqs: list[int] = field(default_factory=list)
+    events: list[str | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LogParts:
+    """The collaborators of the log, built by archiver.wiring from Settings."""
+
+    store: ObjectStore
+    catalog: db.Catalog
+    kek: KeyEncryptionKey
+    signer: CheckpointSigner
+    fingerprinter: Fingerprinter
+    segment_max_records: int = 1000
+    segment_max_bytes: int = 4_000_000
+
+
+class WriteSession:
+    """One turn of the single writer: item states for capture, then `append`."""
+
+    def __init__(self, appender: Appender, conn: Connection) -> None:
+        self._a = appender
+        self.conn = conn
+        self.size, last = db.head(conn)
+        self.last_hash = last
+        self.items: dict[tuple[str, str], ItemState] = {}
+        self.touched: dict[tuple[str, str], str] = {}
+        self.dirty: set[tuple[str, str]] = set()
+        self.result = AppendResult()
+
+    def load_items(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ItemState]:
+        """Load the catalog state of these items (cached for the session)."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self.items]
+        self.items.update(load_item_states(self.conn, wanted))
+        return self.items
+
+    def touch(self, key: tuple[str, str], seen: str) -> None:
+        """An identical observation: only the item's last-seen time moves."""
+        self.touched[key] = seen
+
+    def append(self, pending: Sequence[PendingRecord]) -> list[int]:
+        seqs = self._a._write(self, pending)
+        self.result.seqs.extend(seqs)
+        self.result.events.extend(p.event for p in pending)
+        return seqs
+
+
+class Appender:
+    def __init__(self, parts: LogParts, clock: Clock = _utcnow) -> None:
+        self.p = parts
+        self.clock = clock
+
+    # -- writing ------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[WriteSession]:
+        """Hold the writer lock; records appended in the session commit together at its end."""
+        with self.p.catalog.writer() as conn:
+            self._reconcile(conn)
+            ws = WriteSession(self, conn)
+            yield ws
+            self._flush_touches(ws)
+        if ws.result.seqs:
+            self.checkpoint()
+
+    def append(self, pending: Sequence[PendingRecord]) -> AppendResult:
+        with self.session() as ws:
+            ws.append(pending)
+        return ws.result
+
+    def append_system(self, action: str, actor: str, details: dict[str, Any]) -> int:
+        """Append a `system` record: a change of the archive's legal state."""
+        payload = {"schema": "system/1", "action": action, "actor": actor, "details": details}
+        return self.append([PendingRecord("system", payload)]).seqs[0]
+
+    def _write(self, ws: WriteSession, pending: Sequence[PendingRecord]) -> list[int]:
+        if not pending:
+            return []
+        seqs: list[int] = []
+        batch: list[PendingRecord] = []
+        batch_bytes = 0
+        for rec in pending:
+            size = len(canonical(rec.payload))
+            if batch and (len(batch) >= self.p.segment_max_records
+                          or batch_bytes + size > self.p.segment_max_bytes):
+                seqs.extend(self._write_segment(ws, batch))
+                batch, batch_bytes = [], 0
+            batch.append(rec)
+            batch_bytes += size + 300
+        seqs.extend(self._write_segment(ws, batch))
+        return seqs
+
+    def _write_segment(self, ws: WriteSession, batch: list[PendingRecord]) -> list[int]:
+        first = ws.size
+        last = first + len(batch) - 1
+        prev = ws.last_hash.hex() if ws.last_hash is not None else ZERO_HASH
+        now = format_time(self.clock())
+        envelopes: list[Envelope] = []
+        wrapped: dict[str, str] = {}
+        plaintexts: list[dict[str, Any]] = []
+        for i, rec in enumerate(batch):
+            kid = new_kid()
+            data_key = os.urandom(32)
+            nonce = os.urandom(12)
+            head = Envelope(seq=first + i, prev=prev, time=now, type=rec.type, kid=kid,
+                            nonce=base64.b64encode(nonce).decode(), ct="")
+            ct = seal(data_key, canonical(rec.payload), head.associated_data(), nonce)
+            env = Envelope(seq=head.seq, prev=prev, time=now, type=rec.type, kid=kid,
+                           nonce=head.nonce, ct=ct)
+            prev = env.record_hash().hex()
+            envelopes.append(env)
+            wrapped[kid] = self.p.kek.wrap(kid, data_key)
+            plaintexts.append(rec.payload)
+        segment = encode_segment(envelopes)
+        # Key object first: a segment must never exist without the keys to read it.
+        self.p.store.put(keys_key(first, last), encode_keys(self.p.kek.kek_id, self.p.kek.alg,
+                                                            wrapped))
+        self.p.store.put(segment_key(first, last), segment, lock=True)
+        self._commit_segment(ws, first, last, segment, envelopes, plaintexts, wrapped,
+                             self.p.kek.kek_id)
+        return list(range(first, last + 1))
+
+    def _commit_segment(self, ws: WriteSession, first: int, last: int, segment: bytes,
+                        envelopes: Sequence[Envelope], payloads: Sequence[dict[str, Any] | None],
+                        wrapped: dict[str, str], kek_id: str) -> None:
+        """Insert what the segment's records mean into the catalog (caller's transaction)."""
+        conn = ws.conn
+        hasher = merkle.BatchHasher(first, lambda ix: db.read_tree_hashes(conn, ix))
+        record_rows = []
+        key_rows = []
+        for env, payload in zip(envelopes, payloads, strict=True):
+            h = env.record_hash()
+            hasher.add(h)
+            row = {"seq": env.seq, "time": env.time, "type": env.type, "kid": env.kid,
+                   "record_hash": h, "segment_first": first, "platform": None, "account": None,
+                   "item_id": None, "kind": None, "event": None, "action": None,
+                   "destroyed_at": None if env.kid in wrapped else env.time}
+            if payload is not None and env.type == "capture":
+                row.update(platform=payload["platform"], account=payload["account"],
+                           item_id=payload["item_id"], kind=payload["kind"],
+                           event=payload["event"])
+                key = (payload["platform"], payload["item_id"])
+                ws.load_items([key])
+                fp = None
+                if payload["event"] in CONTENT_EVENTS:
+                    content = record_content(payload.get("text"), payload.get("media") or [])
+                    fp = content_fingerprint(self.p.fingerprinter, content)
+                ws.items[key] = next_state(ws.items.get(key), seq=env.seq, payload=payload,
+                                           fingerprint=fp, time=env.time)
+                ws.touched.pop(key, None)
+                ws.dirty.add(key)
+            elif payload is not None:
+                row["action"] = str(payload.get("action"))[:64]
+            record_rows.append(row)
+            if env.kid in wrapped:
+                key_rows.append({"kid": env.kid, "seq": env.seq, "segment_first": first,
+                                 "kek": kek_id, "wrapped": wrapped[env.kid]})
+        db.insert_many(conn, t.records, record_rows)
+        db.insert_many(conn, t.data_keys, key_rows)
+        db.insert_many(conn, t.tree_hashes,
+                       [{"idx": i, "hash": h} for i, h in sorted(hasher.new.items())])
+        conn.execute(t.segments.insert().values(first=first, last=last,
+                                                sha256=sha256_hex(segment), bytes=len(segment)))
+        _save_items(ws)
+        ws.size = last + 1
+        ws.last_hash = envelopes[-1].record_hash()
+
+    def _flush_touches(self, ws: WriteSession) -> None:
+        rows = [{"b_platform": p, "b_item_id": i, "last_seen": seen}
+                for (p, i), seen in ws.touched.items()]
+        if rows:
+            ws.conn.execute(
+                t.items.update()
+                .where(and_(t.items.c.platform == bindparam("b_platform"),
+                            t.items.c.item_id == bindparam("b_item_id")))
+                .values(last_seen=bindparam("last_seen")), rows)
+
+    # -- reconciliation -----------------------------------------------------------------
+
+    def _reconcile(self, conn: Connection) -> None:
+        """Adopt complete segments beyond the catalog's head; drop key objects without one."""
+        while True:
+            size, last_hash = db.head(conn)
+            prefix = f"{size:012d}-"
+            segs = [k for k in self.p.store.list("log/" + prefix) if parse_range_key(k)]
+            orphan_keys = [k for k in self.p.store.list("keys/" + prefix) if parse_range_key(k)]
+            if not segs:
+                for k in orphan_keys:
+                    self.p.store.delete(k)
+                return
+            if len(segs) > 1:
+                raise IntegrityError(f"two segments start at {size}: {segs}", size, segs[0])
+            self._adopt(conn, segs[0], last_hash)
+
+    def _adopt(self, conn: Connection, key: str, last_hash: bytes | None) -> None:
+        _, first, last = parse_range_key(key)  # type: ignore[misc]
+        data = self.p.store.get(key)
+        parsed = list(iter_segment(data, first, last, last_hash, where=key))
+        kdoc = decode_keys(self.p.store.get(keys_key(first, last)), where=keys_key(first, last))
+        ws = WriteSession(self, conn)
+        self.replay(ws, first, last, data, parsed, kdoc)
+
+    def replay(self, ws: WriteSession, first: int, last: int, data: bytes,
+               parsed: Sequence[ParsedRecord], kdoc: KeysDoc) -> None:
+        """Put a verified segment into the catalog: used by adoption and `archiver rebuild`."""
+        envelopes = [r.envelope for r in parsed]
+        payloads = [self.decrypt(env, kdoc.keys.get(env.kid)) for env in envelopes]
+        self._commit_segment(ws, first, last, data, envelopes, payloads, kdoc.keys, kdoc.kek)
+
+    def decrypt(self, env: Envelope, wrapped: str | None) -> dict[str, Any] | None:
+        """The payload of a record, or None when its data key has been destroyed."""
+        if wrapped is None:
+            return None
+        data_key = self.p.kek.unwrap(env.kid, wrapped)
+        plain = open_sealed(data_key, env.nonce, env.ct, env.associated_data(), seq=env.seq)
+        return json.loads(plain)
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def checkpoint(self) -> int | None:
+        """Sign the current tree if it grew; never one inconsistent with the last checkpoint."""
+        with self.p.catalog.writer() as conn:
+            size, _ = db.head(conn)
+            latest = db.latest_checkpoint(conn)
+            if size == 0 or (latest is not None and latest[0] >= size):
+                return None
+            read = lambda ix: db.read_tree_hashes(conn, ix)  # noqa: E731
+            root = merkle.tree_hash(size, read)
+            if latest is not None:
+                old_size, old_root, _ = latest
+                proof = merkle.prove_consistency(old_size, size, read)
+                if not merkle.verify_consistency(old_size, size, old_root, root, proof):
+                    raise IntegrityError(f"refusing to sign: tree of {size} is not consistent "
+                                         f"with the checkpoint of {old_size}", where="checkpoint")
+            note = self.p.signer.sign(Checkpoint(self.p.signer.name, size, root))
+            key = checkpoint_key(size)
+            # Ed25519 is deterministic: an earlier crashed attempt left the same bytes.
+            if not self.p.store.exists(key) or self.p.store.get(key) != note:
+                self.p.store.put(key, note, lock=True)
+            self.p.store.put(LATEST_CHECKPOINT_KEY, note)
+            conn.execute(t.checkpoints.insert().values(size=size, root=root, note=note))
+            return size
+
+    def recover(self) -> None:
+        """Start-up: adopt what a crash left on the store, then checkpoint the head."""
+        with self.p.catalog.writer() as conn:
+            self._reconcile(conn)
+            self._adopt_checkpoints(conn)
+        self.checkpoint()
+
+    def _adopt_checkpoints(self, conn: Connection) -> None:
+        known = {row.size for row in conn.execute(select(t.checkpoints.c.size))}
+        size, _ = db.head(conn)
+        verifier = self.p.signer.verifier()
+        read = lambda ix: db.read_tree_hashes(conn, ix)  # noqa: E731
+        for key in self.p.store.list("checkpoints/"):
+            n = int(key.rsplit("/", 1)[1])
+            if n in known or n > size:
+                continue
+            note = self.p.store.get(key)
+            cp = verifier.verify(note, where=key)
+            if cp.size != n or cp.root != merkle.tree_hash(n, read):
+                raise IntegrityError("stored checkpoint does not match the log", where=key)
+            conn.execute(t.checkpoints.insert().values(size=n, root=cp.root, note=note))
+
+
+def load_item_states(conn: Connection, keys: Sequence[tuple[str, str]]
+                     ) -> dict[tuple[str, str], ItemState]:
+    out: dict[tuple[str, str], ItemState] = {}
+    by_platform: dict[str, list[str]] = {}
+    for platform, item_id in keys:
+        by_platform.setdefault(platform, []).append(item_id)
+    for platform, ids in by_platform.items():
+        for i in range(0, len(ids), 500):
+            q = select(t.items).where(t.items.c.platform == platform,
+                                      t.items.c.item_id.in_(ids[i:i + 500]))
+            for row in conn.execute(q):
+                out[(row.platform, row.item_id)] = ItemState(**row._asdict())
+    return out
+
+
+def _save_items(ws: WriteSession) -> None:
+    dirty, ws.dirty = ws.dirty, set()
+    if not dirty:
+        return
+    existing = {(r.platform, r.item_id) for r in _existing(ws.conn, dirty)}
+    inserts = [asdict(ws.items[k]) for k in dirty if k not in existing]
+    updates = []
+    for k in dirty & existing:
+        row = asdict(ws.items[k])
+        updates.append({**{c: row[c] for c in row if c not in ("platform", "item_id")},
+                        "b_platform": k[0], "b_item_id": k[1]})
+    db.insert_many(ws.conn, t.items, inserts)
+    if updates:
+        cols = [c for c in updates[0] if not c.startswith("b_")]
+        ws.conn.execute(
+            t.items.update()
+            .where(and_(t.items.c.platform == bindparam("b_platform"),
+                        t.items.c.item_id == bindparam("b_item_id")))
+            .values({c: bindparam(c) for c in cols}), updates)
+
+
+def _existing(conn: Connection, keys: set[tuple[str, str]]) -> list[Any]:
+    return list(load_item_states(conn, list(keys)).values())

@@ -1,0 +1,146 @@
+"""Envelope encryption: a fresh AES-256-GCM data key per record, wrapped by a KEK.
+
+Disposition destroys a record by deleting its wrapped data key (crypto-shredding), so a
+data key must never be derivable from anything that survives: keys are random, used
+once, and wrapped under a key-encryption key (KEK) that never leaves its provider.
+
+Wrapping (`alg` = "A256GCM" in the keys objects): AES-256-GCM under the KEK with a
+random 12-byte nonce and the kid (UTF-8) as associated data, so a wrapped key cannot be
+moved to another kid; the wrapped value is base64(nonce || ciphertext || tag).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from archiver.errors import ConfigError, IntegrityError, KeyUnavailable
+
+WRAP_ALG = "A256GCM"
+
+
+class KeyEncryptionKey(Protocol):
+    """A KEK provider: wraps and unwraps 32-byte data keys, never exposing itself."""
+
+    kek_id: str
+    alg: str
+
+    def wrap(self, kid: str, data_key: bytes) -> str: ...
+
+    def unwrap(self, kid: str, wrapped: str) -> bytes: ...
+
+
+class LocalKek:
+    """KEK held in a local file (embedded default): JSON {"id": ..., "key": base64}, mode 0600."""
+
+    alg = WRAP_ALG
+
+    def __init__(self, kek_id: str, key: bytes) -> None:
+        if len(key) != 32:
+            raise ConfigError("a KEK must be 32 bytes")
+        self.kek_id = kek_id
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def generate(cls, path: Path) -> LocalKek:
+        key = AESGCM.generate_key(bit_length=256)
+        kek_id = "local-" + secrets.token_hex(8)
+        write_secret_file(path, json.dumps({"id": kek_id, "key": base64.b64encode(key).decode()}))
+        return cls(kek_id, key)
+
+    @classmethod
+    def load(cls, path: Path) -> LocalKek:
+        try:
+            doc = json.loads(path.read_text())
+            return cls(doc["id"], base64.b64decode(doc["key"], validate=True))
+        except FileNotFoundError:
+            raise ConfigError(f"KEK file {path} does not exist (run `archiver init`)") from None
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"KEK file {path} is malformed") from None
+
+    def wrap(self, kid: str, data_key: bytes) -> str:
+        nonce = os.urandom(12)
+        return base64.b64encode(nonce + self._aead.encrypt(nonce, data_key, kid.encode())).decode()
+
+    def unwrap(self, kid: str, wrapped: str) -> bytes:
+        try:
+            raw = base64.b64decode(wrapped, validate=True)
+            return self._aead.decrypt(raw[:12], raw[12:], kid.encode())
+        except (InvalidTag, ValueError):
+            raise KeyUnavailable(f"data key {kid} does not unwrap under KEK {self.kek_id}") \
+                from None
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Create a secret file readable by its owner only; refuses to overwrite one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def new_kid() -> str:
+    """A random data-key id: 128 bits, hex; unlinkable to the record's content."""
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    nonce: str
+    ct: str
+
+
+def seal(data_key: bytes, plaintext: bytes, associated_data: bytes, nonce: bytes) -> str:
+    """AES-256-GCM ciphertext || tag, standard base64."""
+    return base64.b64encode(AESGCM(data_key).encrypt(nonce, plaintext, associated_data)).decode()
+
+
+def open_sealed(data_key: bytes, nonce_b64: str, ct_b64: str, associated_data: bytes,
+                *, seq: int | None = None) -> bytes:
+    try:
+        return AESGCM(data_key).decrypt(base64.b64decode(nonce_b64), base64.b64decode(ct_b64),
+                                        associated_data)
+    except (InvalidTag, ValueError):
+        raise IntegrityError("ciphertext does not decrypt with its data key", seq) from None
+
+
+class Fingerprinter:
+    """Keyed content fingerprints (HMAC-SHA256) for edit detection.
+
+    A plain hash of a short post could be confirmed by guessing even after the post's
+    key is destroyed; an HMAC under a secret kept like the KEK cannot.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    @classmethod
+    def generate(cls, path: Path) -> Fingerprinter:
+        key = secrets.token_bytes(32)
+        write_secret_file(path, base64.b64encode(key).decode())
+        return cls(key)
+
+    @classmethod
+    def load(cls, path: Path) -> Fingerprinter:
+        try:
+            return cls(base64.b64decode(path.read_text().strip(), validate=True))
+        except FileNotFoundError:
+            raise ConfigError(f"fingerprint key {path} does not exist (run `archiver init`)") \
+                from None
+        except ValueError:
+            raise ConfigError(f"fingerprint key {path} is malformed") from None
+
+    def fingerprint(self, content: bytes) -> str:
+        return hmac.new(self._key, content, hashlib.sha256).hexdigest()

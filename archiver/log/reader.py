@@ -1,0 +1,47 @@
+"""Reading records back: the envelope from its segment, the payload through its data key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from archiver.catalog import schema as t
+from archiver.errors import IntegrityError, NotFound
+from archiver.log.appender import Appender
+from archiver.log.envelope import Envelope, parse_line, segment_key
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    envelope: Envelope
+    record_hash: str
+    payload: dict[str, Any] | None  # None: destroyed by disposition
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.envelope.seq, "envelope": self.envelope.as_dict(),
+                "record_hash": self.record_hash, "destroyed": self.payload is None,
+                "payload": self.payload}
+
+
+def read_record(appender: Appender, seq: int) -> ReadRecord:
+    """Fetch, check against the catalog's hash, and decrypt record `seq`."""
+    with appender.p.catalog.reader() as conn:
+        row = conn.execute(select(t.records.c.segment_first, t.records.c.record_hash,
+                                  t.records.c.kid).where(t.records.c.seq == seq)).first()
+        if row is None:
+            raise NotFound(f"no record with seq {seq}")
+        seg = conn.execute(select(t.segments.c.last)
+                           .where(t.segments.c.first == row.segment_first)).scalar_one()
+        wrapped = conn.execute(select(t.data_keys.c.wrapped)
+                               .where(t.data_keys.c.kid == row.kid)).scalar()
+    key = segment_key(row.segment_first, seg)
+    lines = appender.p.store.get(key).split(b"\n")
+    index = seq - row.segment_first
+    if index >= len(lines) - 1:
+        raise IntegrityError("record missing from its segment", seq, key)
+    env = parse_line(lines[index], where=key, expected_seq=seq)
+    if env.record_hash() != row.record_hash:
+        raise IntegrityError("record hash differs from the catalog's", seq, key)
+    return ReadRecord(env, row.record_hash.hex(), appender.decrypt(env, wrapped))

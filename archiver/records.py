@@ -1,0 +1,165 @@
+"""Plain values shared by every stage: observations in, events and payloads out.
+
+An observation is what a collector saw of one item at one moment (docs/observation.md).
+It is parsed and validated once, here; the rest of the code takes `Observation`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from archiver.errors import InvalidObservation
+
+EVENTS = ("created", "edited", "deleted", "hidden", "restored", "observed")
+SOURCE_EVENTS = frozenset({"deleted", "hidden"})
+_REQUIRED = ("platform", "account", "item_id", "kind")
+_STRINGS = ("text", "parent_id", "url", "lang", "published_at", "observed_at")
+_KNOWN = frozenset(_REQUIRED + _STRINGS + ("author", "media", "raw", "event"))
+_AUTHOR_KEYS = frozenset({"id", "handle", "name"})
+MAX_ID_CHARS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    platform: str
+    account: str
+    item_id: str
+    kind: str
+    text: str | None = None
+    author: dict[str, str] | None = None
+    parent_id: str | None = None
+    published_at: str | None = None
+    observed_at: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    media: list[dict[str, Any]] = field(default_factory=list)
+    raw: Any = None
+    event: str | None = None
+
+    def content(self) -> dict[str, Any]:
+        return record_content(self.text, self.media)
+
+    def payload(self, event: str, captured_at: str) -> dict[str, Any]:
+        """The plaintext of a `capture` record (docs/observation.md, "Payload")."""
+        return {
+            "schema": "observation/1",
+            "event": event,
+            "platform": self.platform,
+            "account": self.account,
+            "item_id": self.item_id,
+            "kind": self.kind,
+            "parent_id": self.parent_id,
+            "text": self.text,
+            "author": self.author,
+            "published_at": self.published_at,
+            "observed_at": self.observed_at or captured_at,
+            "url": self.url,
+            "lang": self.lang,
+            "media": self.media,
+            "raw": self.raw,
+        }
+
+
+def record_content(text: str | None, media: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an edit changes: text (NFC, whitespace-normalised) and media references.
+
+    The fingerprint covers this and nothing else, so a re-fetch that only moves counters
+    or timestamps in `raw` is not an edit. Capture and replay must agree, hence one rule.
+    """
+    normalized = " ".join(unicodedata.normalize("NFC", text or "").split())
+    refs = sorted(str(m.get("sha256") or m.get("id") or m.get("url") or "") for m in media)
+    return {"text": normalized, "media": refs}
+
+
+def parse_time(value: str, name: str) -> datetime:
+    """Parse an RFC 3339 timestamp with an explicit offset; naive times are refused."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidObservation(f"{name} is not an RFC 3339 timestamp: {value!r}") from None
+    if moment.tzinfo is None:
+        raise InvalidObservation(f"{name} has no time zone offset: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None) -> Observation:
+    """Validate one decoded JSON value as an observation, or raise InvalidObservation."""
+
+    def bad(reason: str) -> InvalidObservation:
+        return InvalidObservation(reason, line)
+
+    if not isinstance(obj, dict):
+        raise bad("an observation must be a JSON object")
+    unknown = set(obj) - _KNOWN
+    if unknown:
+        raise bad(f"unknown field(s): {', '.join(sorted(unknown))}")
+    for name in _REQUIRED:
+        value = obj.get(name)
+        if value is None:
+            raise bad(f"missing required field '{name}'")
+        if not isinstance(value, str):
+            raise bad(f"'{name}' must be a string")
+        if not value.strip():
+            raise bad(f"'{name}' must not be empty")
+        if len(value) > MAX_ID_CHARS:
+            raise bad(f"'{name}' is longer than {MAX_ID_CHARS} characters")
+    for name in _STRINGS:
+        if obj.get(name) is not None and not isinstance(obj[name], str):
+            raise bad(f"'{name}' must be a string")
+    text = obj.get("text")
+    if text is not None and len(text.encode("utf-8", "surrogatepass")) > max_text_bytes:
+        raise bad(f"'text' is longer than {max_text_bytes} bytes")
+    if text is not None:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise bad("'text' contains an unpaired surrogate") from None
+    for name in ("published_at", "observed_at"):
+        if obj.get(name) is not None:
+            try:
+                parse_time(obj[name], name)
+            except InvalidObservation as exc:
+                raise bad(exc.reason) from None
+    author = obj.get("author")
+    if author is not None:
+        if not isinstance(author, dict):
+            raise bad("'author' must be an object with id, handle, name")
+        if set(author) - _AUTHOR_KEYS:
+            raise bad(f"'author' has unknown field(s): {sorted(set(author) - _AUTHOR_KEYS)}")
+        if any(v is not None and not isinstance(v, str) for v in author.values()):
+            raise bad("'author' fields must be strings")
+    media = obj.get("media") or []
+    if not isinstance(media, list) or not all(isinstance(m, dict) for m in media):
+        raise bad("'media' must be a list of objects")
+    event = obj.get("event")
+    if event is not None and event not in SOURCE_EVENTS:
+        raise bad(f"'event' must be one of {sorted(SOURCE_EVENTS)}, not {event!r}")
+    return Observation(
+        platform=obj["platform"],
+        account=obj["account"],
+        item_id=obj["item_id"],
+        kind=obj["kind"],
+        text=text,
+        author=author,
+        parent_id=obj.get("parent_id"),
+        published_at=obj.get("published_at"),
+        observed_at=obj.get("observed_at"),
+        url=obj.get("url"),
+        lang=obj.get("lang"),
+        media=media,
+        raw=obj.get("raw"),
+        event=event,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRecord:
+    """A payload waiting for the appender; `item` links a capture to its catalog item."""
+
+    type: str  # capture | system
+    payload: dict[str, Any]
+    item: tuple[str, str] | None = None  # (platform, item_id)
+    event: str | None = None
