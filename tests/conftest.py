@@ -1,1 +1,3 @@
-pytest_plugins = ["tests.fixtures.seaweed"]
+"""Test session plumbing: real SeaweedFS (S3 with Object Lock) and PostgreSQL fixtures."""
+
+pytest_plugins = ["tests.fixtures.seaweed", "tests.fixtures.backends"]

@@ -1,0 +1,1511 @@
+"""Offline verifier for archive format version 1 (``archiver-verify``).
+
+An auditor's tool, meant to be read in one sitting. It checks an archive with
+nothing but the published contract (``ARCHIVE_FORMAT.md``, format version 1),
+SHA-256 and Ed25519, and says what it found, object by object. It imports only
+the Python standard library and ``cryptography`` and shares no code with the
+archive that wrote the data, so a mistake there is not silently repeated here.
+
+Specifications implemented, each cited where it is used:
+
+* RFC 6962 section 2.1: the Merkle Tree Hash (leaf prefix 0x00, node prefix 0x01),
+  the hashes of ``golang.org/x/mod/sumdb/tlog``.
+* RFC 9162 section 2.1.3.2: verifying an inclusion proof (audit path).
+* RFC 9162 section 2.1.4.2: verifying a consistency proof.
+* C2SP signed-note (https://c2sp.org/signed-note) and the verifier key encoding
+  of ``golang.org/x/mod/sumdb/note``: ``<name>+<8 hex key hash>+<base64(0x01 || key)>``.
+* C2SP tlog-checkpoint (https://c2sp.org/tlog-checkpoint): origin, size, root.
+
+Usage::
+
+    archiver-verify store DIR --vkey FILE
+    archiver-verify record RECORD.json PROOF.json CHECKPOINT --vkey FILE
+    archiver-verify consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF.json --vkey FILE
+
+Output is one line per finding: ``OK <where>: ...``, ``INFO <where>: ...``,
+``WARN <where>: ...`` or ``FAIL <where>: <reason>``, where ``<where>`` names the
+object key (and line and seq) and ``<reason>`` says what was expected and what was
+found. The last line is a JSON summary. Exit status: 0 when everything verified,
+1 when something failed verification, 2 for a usage error or an input file that
+cannot be parsed at all (the message names the file and why).
+
+What cannot be checked offline: the AES-256-GCM ciphertexts (``ct``) and the
+wrapped data keys need the key-encryption key; media blobs are not linked to a
+record by anything the format publishes. Everything else is checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import binascii
+import hashlib
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+__all__ = [
+    "EMPTY_ROOT",
+    "CompactRange",
+    "ConsistencyProof",
+    "InclusionProof",
+    "MalformedInput",
+    "Note",
+    "NoteSignature",
+    "Report",
+    "VerificationError",
+    "VerifierKey",
+    "b64decode_strict",
+    "canonical",
+    "envelope_problems",
+    "line_problems",
+    "main",
+    "merkle_root",
+    "node_hash",
+    "open_note",
+    "parse_checkpoint_text",
+    "parse_consistency_proof",
+    "parse_inclusion_proof",
+    "parse_keys_object",
+    "parse_note",
+    "parse_vkey",
+    "record_hash",
+    "root_from_inclusion_proof",
+    "roots_from_consistency_proof",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_note",
+    "verify_store",
+]
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()  # RFC 6962 2.1: MTH({}) = SHA-256()
+ZERO_PREV = "0" * 64  # ARCHIVE_FORMAT "Record envelope": prev of seq 0
+ENVELOPE_MEMBERS = frozenset({"v", "seq", "prev", "time", "type", "kid", "nonce", "ct"})
+KEYS_MEMBERS = frozenset({"v", "kek", "alg", "keys"})
+RECORD_TYPES = frozenset({"capture", "system"})
+NONCE_SIZE = 12  # AES-GCM nonce
+TAG_SIZE = 16  # AES-GCM tag: ct is ciphertext || tag, so at least 16 bytes
+ALG_ED25519 = 0x01  # signed-note signature type of an Ed25519 key
+SIGNATURE_PREFIX = "\u2014 ".encode()  # signed-note: EM DASH, space
+MAX_SIGNATURES = 100  # signed-note: verifiers may reject more (as sumdb/note does)
+MAX_SMALL_FILE = 1 << 20  # checkpoints, proofs and key files are far smaller
+MAX_RECORD_FILE = 64 << 20
+LATEST_KEY = "checkpoint"
+
+_LEAF = hashlib.sha256(b"\x00")
+_sha256 = hashlib.sha256
+_JSON_DECODE = json.JSONDecoder().decode
+# Exactly the encoder behind the format's C(e) expression, built once for speed:
+# json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False).
+_JSON_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_RFC3339_UTC = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?Z"
+)
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_SEGMENT_KEY = re.compile(r"log/([0-9]{12})-([0-9]{12})\.jsonl")
+_KEYS_KEY = re.compile(r"keys/([0-9]{12})-([0-9]{12})\.json")
+_CHECKPOINT_KEY = re.compile(r"checkpoints/([0-9]{12})")
+_MEDIA_KEY = re.compile(r"media/[^/]+")
+_SIZE_LINE = re.compile(r"0|[1-9][0-9]{0,19}")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class VerificationError(Exception):
+    """A check failed. ``where`` names the object (file, key, seq); ``reason`` says
+    what was expected and what was found."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class MalformedInput(VerificationError):
+    """An input cannot be parsed as the format describes it (exit status 2 when it
+    is a file given on the command line; a FAIL when it is an object in a store)."""
+
+
+# --------------------------------------------------------------------------- bytes
+
+
+def canonical(obj: Any) -> bytes:
+    """``C(e)``: UTF-8 JSON, members sorted, no insignificant whitespace, non-ASCII as
+    itself (ARCHIVE_FORMAT "Record envelope"; the format's own Python expression)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(line_bytes: bytes) -> bytes:
+    """``H(e) = SHA-256(0x00 || C(e))``, the RFC 6962 section 2.1 leaf hash of a record.
+
+    ``line_bytes`` is ``C(e)``: a segment line *without* its final ``\\n``.
+    """
+    h = _LEAF.copy()
+    h.update(line_bytes)
+    return h.digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 6962 section 2.1 interior node: ``SHA-256(0x01 || left || right)``."""
+    return _sha256(b"\x01" + left + right).digest()
+
+
+def b64decode_strict(text: str) -> bytes:
+    """Decode standard, padded base64 (RFC 4648 section 4) in its canonical form only.
+
+    Rejects whitespace, missing or excess padding, characters outside the alphabet
+    and non-zero pad bits (RFC 4648 section 3.5): one value, one spelling. Raises
+    ``ValueError``.
+    """
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError("not ASCII base64")
+    data = binascii.a2b_base64(text, strict_mode=True)
+    tail = text[-4:]  # only the last quantum can carry pad bits
+    if tail and binascii.b2a_base64(binascii.a2b_base64(tail), newline=False) != tail.encode():
+        raise ValueError("non-zero pad bits (not the canonical encoding)")
+    return data
+
+
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode()
+
+
+# --------------------------------------------------------------------------- Merkle tree
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """RFC 6962 section 2.1 Merkle Tree Hash over ``leaves`` (32-byte leaf hashes).
+
+    Computed level by level, carrying an odd last node up unchanged, which yields
+    exactly RFC 6962's left-balanced tree (split at the largest power of two below
+    n) in n - 1 node hashes; a million leaves take about a second.
+    """
+    level = list(leaves)
+    if not level:
+        return EMPTY_ROOT
+    while len(level) > 1:
+        paired = [
+            _sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+class CompactRange:
+    """The RFC 6962 tree over a growing prefix of the log, kept as its perfect subtrees.
+
+    Holds one hash per set bit of ``size``: the perfect subtrees that the Merkle Tree
+    Hash (RFC 6962 section 2.1) splits ``size`` leaves into, largest (leftmost) first.
+    ``root()`` of the current prefix costs O(log n) and memory stays O(log n), so a
+    store's checkpoints are checked while its segments stream past.
+    """
+
+    __slots__ = ("size", "_peaks")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._peaks: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        """Add the next leaf hash, merging equal-sized subtrees like a binary counter."""
+        peaks = self._peaks
+        n = self.size
+        while n & 1:
+            leaf = _sha256(b"\x01" + peaks.pop() + leaf).digest()
+            n >>= 1
+        peaks.append(leaf)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """MTH of the leaves appended so far: fold the subtrees from the right."""
+        if not self._peaks:
+            return EMPTY_ROOT
+        acc = self._peaks[-1]
+        for left in reversed(self._peaks[:-1]):
+            acc = node_hash(left, acc)
+        return acc
+
+
+def _is_hash(value: object) -> bool:
+    return isinstance(value, bytes) and len(value) == HASH_SIZE
+
+
+def _inclusion_path_length(index: int, size: int) -> int:
+    """How many hashes RFC 9162 2.1.3.2 consumes for leaf ``index`` of ``size``."""
+    fn, sn, count = index, size - 1, 0
+    while sn:
+        if fn == sn and not fn & 1:  # the branch that skips levels with no sibling
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        fn >>= 1
+        sn >>= 1
+        count += 1
+    return count
+
+
+def root_from_inclusion_proof(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes:
+    """The root that an audit path implies (RFC 9162 section 2.1.3.2, steps 1-4).
+
+    ``path`` lists the siblings nearest the leaf first. Raises ``VerificationError``
+    when the index is out of range or the path has the wrong length for
+    (``index``, ``size``); the caller compares the result with a trusted root.
+    """
+    if not (isinstance(index, int) and isinstance(size, int) and 0 <= index < size):
+        raise VerificationError(
+            "inclusion proof", f"leaf index {index} is not below tree size {size}"
+        )
+    if not _is_hash(leaf) or not all(_is_hash(p) for p in path):
+        raise VerificationError("inclusion proof", "every hash must be 32 bytes")
+    wanted = _inclusion_path_length(index, size)
+    if len(path) != wanted:
+        raise VerificationError(
+            "inclusion proof",
+            f"audit path has {len(path)} hashes, leaf {index} of a tree of {size} needs {wanted}",
+        )
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:  # unreachable with the length check; kept as the RFC's step 5
+        raise VerificationError("inclusion proof", "audit path does not reach the root")
+    return r
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes
+) -> bool:
+    """True when ``path`` proves ``leaf`` is leaf ``index`` of the tree of ``size`` with
+    ``root`` (RFC 9162 section 2.1.3.2). Never raises on malformed arguments."""
+    try:
+        return _is_hash(root) and root_from_inclusion_proof(leaf, index, size, path) == root
+    except (VerificationError, TypeError):
+        return False
+
+
+def roots_from_consistency_proof(
+    old_size: int, new_size: int, old_root: bytes, path: Sequence[bytes]
+) -> tuple[bytes, bytes]:
+    """The (old, new) roots a consistency proof implies, for 0 < old_size < new_size
+    (RFC 9162 section 2.1.4.2, steps 2-6; ``old_root`` is only used as the path's
+    first element when ``old_size`` is a power of two, as step 2 says).
+
+    Raises ``VerificationError`` when the sizes are out of range or the path has
+    the wrong length.
+    """
+    if not (isinstance(old_size, int) and isinstance(new_size, int) and 0 < old_size < new_size):
+        raise VerificationError(
+            "consistency proof", f"need 0 < old size < new size, got {old_size} and {new_size}"
+        )
+    if not _is_hash(old_root) or not all(_is_hash(p) for p in path):
+        raise VerificationError("consistency proof", "every hash must be 32 bytes")
+    if not path:
+        raise VerificationError("consistency proof", "empty proof between different sizes")
+    hashes = list(path)
+    if old_size & (old_size - 1) == 0:  # step 2: an exact power of two
+        hashes.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1  # step 3
+    while fn & 1:  # step 4
+        fn >>= 1
+        sn >>= 1
+    fr = sr = hashes[0]  # step 5
+    for c in hashes[1:]:  # step 6
+        if sn == 0:
+            raise VerificationError("consistency proof", f"too many hashes ({len(path)})")
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:  # step 7, first half
+        raise VerificationError("consistency proof", f"too few hashes ({len(path)})")
+    return fr, sr
+
+
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, path: Sequence[bytes]
+) -> bool:
+    """True when ``path`` proves the tree (``new_size``, ``new_root``) extends the tree
+    (``old_size``, ``old_root``) (RFC 9162 section 2.1.4.2). Equal sizes need an empty
+    proof and equal roots; the empty tree (root SHA-256 of nothing) precedes every
+    tree with an empty proof. Never raises on malformed arguments."""
+    try:
+        if not (_is_hash(old_root) and _is_hash(new_root)):
+            return False
+        if old_size == 0:
+            return not path and old_root == EMPTY_ROOT and new_size >= 0
+        if old_size == new_size:
+            return not path and old_root == new_root
+        fr, sr = roots_from_consistency_proof(old_size, new_size, old_root, path)
+        return fr == old_root and sr == new_root
+    except (VerificationError, TypeError):
+        return False
+
+
+# --------------------------------------------------------------------------- signed notes
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """A signed-note verifier key: ``<name>+<8 hex key hash>+<base64(0x01 || key)>``."""
+
+    name: str
+    key_hash: bytes  # first 4 bytes of SHA-256(name || "\n" || 0x01 || public key)
+    public_key: bytes  # 32-byte Ed25519 public key
+
+    @property
+    def id(self) -> str:
+        """``name+hash``, how findings name the key."""
+        return f"{self.name}+{self.key_hash.hex()}"
+
+
+def key_hash(name: str, public_key: bytes) -> bytes:
+    """signed-note key hash of an Ed25519 key: SHA-256(name || "\\n" || 0x01 || key)[:4]."""
+    return _sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + public_key).digest()[:4]
+
+
+def _valid_key_name(name: str) -> bool:
+    # signed-note: a key name is non-empty, has no Unicode whitespace and no "+".
+    return bool(name) and "+" not in name and not any(ch.isspace() for ch in name)
+
+
+def parse_vkey(line: str | bytes) -> VerifierKey:
+    """Parse a verifier key line as ``golang.org/x/mod/sumdb/note`` reads it.
+
+    A trailing newline is allowed. The 8 hex digits must equal the key hash computed
+    from the name and key; only Ed25519 (type 0x01) keys exist in format v1. Raises
+    ``MalformedInput``.
+    """
+    where = "verifier key"
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedInput(where, "not UTF-8") from None
+    line = line.removesuffix("\n").removesuffix("\r")
+    parts = line.split("+", 2)
+    if len(parts) != 3:
+        raise MalformedInput(where, "expected <name>+<8 hex digits>+<base64 key>")
+    name, hash_hex, key_b64 = parts
+    if not _valid_key_name(name):
+        raise MalformedInput(where, f"invalid key name {name!r}")
+    if not re.fullmatch(r"[0-9a-fA-F]{8}", hash_hex):
+        raise MalformedInput(where, f"key hash must be 8 hex digits, found {hash_hex!r}")
+    try:
+        key = b64decode_strict(key_b64)
+    except ValueError as e:
+        raise MalformedInput(where, f"key is not standard base64: {e}") from None
+    if len(key) != 33 or key[0] != ALG_ED25519:
+        raise MalformedInput(
+            where,
+            "key must be 0x01 (Ed25519) followed by 32 bytes, "
+            f"found {len(key)} bytes starting {key[:1].hex() or 'with nothing'}",
+        )
+    public_key = key[1:]
+    computed = key_hash(name, public_key)
+    if computed.hex() != hash_hex.lower():
+        raise MalformedInput(
+            where, f"key hash {hash_hex} does not match the key (computed {computed.hex()})"
+        )
+    return VerifierKey(name, computed, public_key)
+
+
+@dataclass(frozen=True)
+class NoteSignature:
+    """One signature line: ``— <name> <base64(key hash || signature)>``."""
+
+    name: str
+    key_hash: bytes
+    signature: bytes
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}+{self.key_hash.hex()}"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A parsed, not yet verified, signed note: the signed text and its signatures."""
+
+    text: bytes
+    signatures: tuple[NoteSignature, ...]
+
+
+def parse_note(data: bytes, where: str = "checkpoint") -> Note:
+    """Split a C2SP signed note into its text and signature lines, as
+    ``golang.org/x/mod/sumdb/note`` ``Open`` does.
+
+    The note is UTF-8 without control characters other than ``\\n``; the text ends
+    with ``\\n`` and is followed by one empty line and at least one signature line,
+    each ending in ``\\n``. Raises ``MalformedInput``.
+    """
+    if not isinstance(data, bytes):
+        raise MalformedInput(where, "a note is bytes")
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MalformedInput(where, f"not UTF-8 (byte {e.start})") from None
+    bad = next((i for i, ch in enumerate(decoded) if ch < " " and ch != "\n"), None)
+    if bad is not None:
+        raise MalformedInput(where, f"control character {decoded[bad]!r} in the note")
+    split = data.rfind(b"\n\n")
+    if split < 0:
+        raise MalformedInput(where, "no empty line between the text and the signatures")
+    text, block = data[: split + 1], data[split + 2 :]
+    if not block or not block.endswith(b"\n"):
+        raise MalformedInput(where, "no signature lines ending in a newline after the empty line")
+    signatures = []
+    for number, line in enumerate(block[:-1].split(b"\n"), start=1):
+        if not line.startswith(SIGNATURE_PREFIX):
+            raise MalformedInput(
+                where,
+                f"signature line {number} does not start with an em dash (U+2014) and a space",
+            )
+        name, _, sig_b64 = line[len(SIGNATURE_PREFIX) :].decode().partition(" ")
+        if not _valid_key_name(name):
+            raise MalformedInput(where, f"signature line {number}: invalid key name {name!r}")
+        try:
+            blob = b64decode_strict(sig_b64)
+        except ValueError as e:
+            raise MalformedInput(where, f"signature line {number}: not base64: {e}") from None
+        if len(blob) < 5:
+            raise MalformedInput(where, f"signature line {number}: too short")
+        signatures.append(NoteSignature(name, blob[:4], blob[4:]))
+        if len(signatures) > MAX_SIGNATURES:
+            raise MalformedInput(where, f"more than {MAX_SIGNATURES} signatures")
+    return Note(text, tuple(signatures))
+
+
+def open_note(data: bytes, vkey: VerifierKey, where: str = "checkpoint") -> Note:
+    """Parse a signed note and check that ``vkey`` signed its text (C2SP signed-note).
+
+    Signatures by other keys are allowed and ignored (cosigners, witnesses), as the
+    signed-note spec says; every signature that names ``vkey`` must verify, and at
+    least one must exist. Raises ``MalformedInput`` or ``VerificationError``.
+    """
+    note = parse_note(data, where)
+    mine = [s for s in note.signatures if s.name == vkey.name and s.key_hash == vkey.key_hash]
+    if not mine:
+        found = ", ".join(s.id for s in note.signatures)
+        raise VerificationError(where, f"no signature by {vkey.id}; signed by {found}")
+    public_key = Ed25519PublicKey.from_public_bytes(vkey.public_key)
+    for s in mine:
+        try:
+            if len(s.signature) != 64:
+                raise InvalidSignature
+            public_key.verify(s.signature, note.text)
+        except InvalidSignature:
+            raise VerificationError(
+                where, f"signature by {vkey.id} does not verify over the note text"
+            ) from None
+    return note
+
+
+def parse_checkpoint_text(text: bytes, where: str = "checkpoint") -> tuple[str, int, bytes]:
+    """Parse a C2SP tlog-checkpoint body: origin, decimal size, base64 32-byte root.
+
+    Format v1 defines exactly these three lines; extension lines are rejected.
+    Returns ``(origin, size, root)``; raises ``MalformedInput``.
+    """
+    lines = text.decode("utf-8", "replace").split("\n")
+    if lines[-1] != "":
+        raise MalformedInput(where, "checkpoint text does not end with a newline")
+    lines.pop()
+    if len(lines) != 3:
+        raise MalformedInput(
+            where,
+            f"checkpoint text has {len(lines)} lines, format v1 has exactly 3 "
+            "(origin, tree size, root hash)",
+        )
+    origin, size_line, root_line = lines
+    if not origin:
+        raise MalformedInput(where, "empty origin line")
+    if not _SIZE_LINE.fullmatch(size_line) or int(size_line) >= 1 << 64:
+        raise MalformedInput(
+            where, f"tree size must be a decimal number without leading zeros, found {size_line!r}"
+        )
+    try:
+        root = b64decode_strict(root_line)
+    except ValueError as e:
+        raise MalformedInput(where, f"root hash is not standard base64: {e}") from None
+    if len(root) != HASH_SIZE:
+        raise MalformedInput(where, f"root hash has {len(root)} bytes, expected 32")
+    return origin, int(size_line), root
+
+
+def verify_note(
+    note_bytes: bytes, vkey: VerifierKey, where: str = "checkpoint"
+) -> tuple[str, int, bytes]:
+    """Verify a checkpoint: the signature by ``vkey`` first (``open_note``), then parse
+    the signed text as a tlog-checkpoint. Returns ``(origin, size, root)``, values a
+    caller may trust. Raises ``VerificationError`` (``MalformedInput`` if unparseable).
+    """
+    note = open_note(note_bytes, vkey, where)
+    return parse_checkpoint_text(note.text, where)
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _show(value: object, limit: int = 80) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError, RecursionError):
+        text = ascii(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _time_problem(value: object) -> str | None:
+    """RFC 3339 in UTC with ``Z`` (ARCHIVE_FORMAT "Record envelope" ``time``)."""
+    if type(value) is not str:
+        return f"time: expected a string, found {_show(value)}"
+    m = _RFC3339_UTC.fullmatch(value)
+    if m is None:
+        return f"time: expected RFC 3339 UTC like 2026-11-21T20:51:55.123456Z, found {_show(value)}"
+    year, month, day, hour, minute, second = map(int, m.groups())
+    if 1 <= month <= 12:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        days = 29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1]
+    else:
+        days = 0
+    leap_second = second == 60 and hour == 23 and minute == 59
+    if not (1 <= day <= days and hour <= 23 and minute <= 59 and (second <= 59 or leap_second)):
+        return f"time: not a real date and time: {_show(value)}"
+    return None
+
+
+def _b64_problem(member: str, value: object, size: int, exact: bool) -> str | None:
+    if type(value) is not str:
+        return f"{member}: expected a base64 string, found {_show(value)}"
+    try:
+        n = len(b64decode_strict(value))
+    except ValueError as e:
+        return f"{member}: not standard padded base64 ({e})"
+    if n != size if exact else n < size:
+        want = f"{size} bytes" if exact else f"at least {size} bytes (ciphertext || 16-byte tag)"
+        return f"{member}: decodes to {n} bytes, expected {want}"
+    return None
+
+
+def envelope_problems(env: object, seq: int | None = None, prev: str | None = None) -> list[str]:
+    """Every way ``env`` breaks the envelope rules (ARCHIVE_FORMAT "Record envelope"),
+    as ``"<member>: expected ..., found ..."`` strings; empty when it follows them.
+
+    With ``seq`` given the record must have that seq; with ``prev`` given (lowercase
+    hex of the previous record's hash, or 64 zeros before seq 0) the chain must hold.
+    """
+    if type(env) is not dict:
+        return [f"envelope: expected a JSON object, found {_show(env, 30)}"]
+    problems: list[str] = []
+    if env.keys() != ENVELOPE_MEMBERS:
+        missing = sorted(ENVELOPE_MEMBERS - env.keys())
+        extra = sorted(env.keys() - ENVELOPE_MEMBERS)
+        if missing:
+            problems.append(f"members: missing {', '.join(missing)}")
+        if extra:
+            problems.append(f"members: unexpected {', '.join(map(_show, extra))}")
+    v = env.get("v")
+    if type(v) is not int or v != 1:
+        problems.append(f"v: expected 1, found {_show(v)}")
+    s = env.get("seq")
+    if type(s) is not int or s < 0:
+        problems.append(f"seq: expected a non-negative integer, found {_show(s)}")
+    elif seq is not None and s != seq:
+        problems.append(f"seq: expected {seq}, found {s}")
+    p = env.get("prev")
+    if type(p) is not str or not _HEX64.fullmatch(p):
+        problems.append(f"prev: expected 64 lowercase hex digits, found {_show(p)}")
+    elif prev is not None and p != prev:
+        of = "64 zeros for seq 0" if prev == ZERO_PREV else "the hash of the previous record"
+        problems.append(f"prev: expected {prev} ({of}), found {p}")
+    elif prev is None and type(s) is int and (s == 0) != (p == ZERO_PREV):
+        problems.append("prev: must be 64 zeros exactly when seq is 0, found " + _show(p))
+    problem = _time_problem(env.get("time"))
+    if problem:
+        problems.append(problem)
+    t = env.get("type")
+    if type(t) is not str or t not in RECORD_TYPES:
+        problems.append(f'type: expected "capture" or "system", found {_show(t)}')
+    kid = env.get("kid")
+    if type(kid) is not str or not kid:
+        problems.append(f"kid: expected a non-empty string, found {_show(kid)}")
+    problem = _b64_problem("nonce", env.get("nonce"), NONCE_SIZE, exact=True)
+    if problem:
+        problems.append(problem)
+    problem = _b64_problem("ct", env.get("ct"), TAG_SIZE, exact=False)
+    if problem:
+        problems.append(problem)
+    return problems
+
+
+def _canonical_difference(found: str, expected: str) -> str:
+    i = next(
+        (k for k, (a, b) in enumerate(zip(found, expected, strict=False)) if a != b),
+        min(len(found), len(expected)),
+    )
+    offset = len(found[:i].encode())
+    return (
+        f"not canonical JSON C(e): from byte {offset} expected {_show(expected[i : i + 24])}, "
+        f"found {_show(found[i : i + 24])}"
+    )
+
+
+def line_problems(
+    line: bytes, seq: int | None = None, prev: str | None = None
+) -> tuple[list[str], dict[str, Any] | None]:
+    """Check one segment line (without its ``\\n``): UTF-8, JSON, byte-for-byte equal to
+    ``C(e)`` of what it parses to, and ``envelope_problems``. Returns the problems and
+    the parsed envelope (``None`` when it is not a JSON object)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return [f"not UTF-8 (byte {e.start})"], None
+    try:
+        env = _JSON_DECODE(text)
+        again = _JSON_ENCODE(env)
+    except (ValueError, RecursionError) as e:
+        return [f"not JSON: {e}"], None
+    problems = [] if again == text else [_canonical_difference(text, again)]
+    problems += envelope_problems(env, seq, prev)
+    return problems, env if type(env) is dict else None
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _load_json(data: bytes, where: str) -> Any:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            names = [k for k, _ in pairs]
+            raise MalformedInput(
+                where, f"duplicate member {_show(next(k for k in names if names.count(k) > 1))}"
+            )
+        return obj
+
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
+    except UnicodeDecodeError as e:
+        raise MalformedInput(where, f"not UTF-8 (byte {e.start})") from None
+    except (ValueError, RecursionError) as e:
+        raise MalformedInput(where, f"not JSON: {e}") from None
+
+
+def parse_keys_object(data: bytes, where: str) -> dict[str, str]:
+    """Parse ``keys/<first>-<last>.json`` (ARCHIVE_FORMAT "Wrapped data keys"):
+    exactly ``v`` (1), ``kek`` and ``alg`` (non-empty strings) and ``keys`` (kid ->
+    base64 wrapped key). Returns ``keys``; raises ``MalformedInput``."""
+    obj = _load_json(data, where)
+    if type(obj) is not dict:
+        raise MalformedInput(where, f"expected a JSON object, found {_show(obj, 30)}")
+    if obj.keys() != KEYS_MEMBERS:
+        missing = sorted(KEYS_MEMBERS - obj.keys())
+        extra = sorted(obj.keys() - KEYS_MEMBERS)
+        raise MalformedInput(
+            where,
+            f"members: expected v, kek, alg, keys; missing {missing or 'none'}, "
+            f"unexpected {extra or 'none'}",
+        )
+    if type(obj["v"]) is not int or obj["v"] != 1:
+        raise MalformedInput(where, f"v: expected 1, found {_show(obj['v'])}")
+    for member in ("kek", "alg"):
+        if type(obj[member]) is not str or not obj[member]:
+            raise MalformedInput(
+                where, f"{member}: expected a non-empty string, found {_show(obj[member])}"
+            )
+    keys = obj["keys"]
+    if type(keys) is not dict:
+        raise MalformedInput(where, f"keys: expected an object, found {_show(keys, 30)}")
+    for kid, wrapped in keys.items():
+        try:
+            if not kid or not b64decode_strict(wrapped):
+                raise ValueError("empty")
+        except (ValueError, TypeError) as e:
+            raise MalformedInput(
+                where, f"keys[{_show(kid)}]: not a base64 wrapped key ({e})"
+            ) from None
+    return keys
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """``{"seq", "tree_size", "leaf_hash", "hashes"}`` (ARCHIVE_FORMAT "Proofs"). Only
+    ``hashes`` is used to verify; the rest are hints compared with trusted values."""
+
+    seq: int
+    tree_size: int
+    leaf_hash: bytes
+    hashes: tuple[bytes, ...]
+    unknown_members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """``{"old_size", "new_size", "hashes"}`` (ARCHIVE_FORMAT "Proofs")."""
+
+    old_size: int
+    new_size: int
+    hashes: tuple[bytes, ...]
+    unknown_members: tuple[str, ...] = ()
+
+
+def _proof_fields(
+    data: bytes, where: str, ints: Iterable[str], hashes: Iterable[str]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    obj = _load_json(data, where)
+    if type(obj) is not dict:
+        raise MalformedInput(where, f"expected a JSON object, found {_show(obj, 30)}")
+    ints, hashes = list(ints), list(hashes)
+    missing = [m for m in [*ints, *hashes, "hashes"] if m not in obj]
+    if missing:
+        raise MalformedInput(where, f"missing member(s): {', '.join(missing)}")
+    out: dict[str, Any] = {}
+    for m in ints:
+        if type(obj[m]) is not int or obj[m] < 0:
+            raise MalformedInput(
+                where, f"{m}: expected a non-negative integer, found {_show(obj[m])}"
+            )
+        out[m] = obj[m]
+    if type(obj["hashes"]) is not list:
+        raise MalformedInput(where, f"hashes: expected a list, found {_show(obj['hashes'], 30)}")
+    for m in hashes:
+        out[m] = _proof_hash(obj[m], f"{m}", where)
+    out["hashes"] = tuple(
+        _proof_hash(h, f"hashes[{i}]", where) for i, h in enumerate(obj["hashes"])
+    )
+    known = {*ints, *hashes, "hashes"}
+    return out, tuple(sorted(k for k in obj if k not in known))
+
+
+def _proof_hash(value: object, member: str, where: str) -> bytes:
+    try:
+        if type(value) is not str:
+            raise ValueError(f"expected a string, found {_show(value, 30)}")
+        raw = b64decode_strict(value)
+    except ValueError as e:
+        raise MalformedInput(where, f"{member}: not a base64 hash ({e})") from None
+    if len(raw) != HASH_SIZE:
+        raise MalformedInput(where, f"{member}: {len(raw)} bytes, expected 32")
+    return raw
+
+
+def parse_inclusion_proof(data: bytes, where: str = "inclusion proof") -> InclusionProof:
+    """Parse an inclusion proof document; raises ``MalformedInput``."""
+    f, unknown = _proof_fields(data, where, ("seq", "tree_size"), ("leaf_hash",))
+    return InclusionProof(f["seq"], f["tree_size"], f["leaf_hash"], f["hashes"], unknown)
+
+
+def parse_consistency_proof(data: bytes, where: str = "consistency proof") -> ConsistencyProof:
+    """Parse a consistency proof document; raises ``MalformedInput``."""
+    f, unknown = _proof_fields(data, where, ("old_size", "new_size"), ())
+    return ConsistencyProof(f["old_size"], f["new_size"], f["hashes"], unknown)
+
+
+# --------------------------------------------------------------------------- findings
+
+
+class Report:
+    """Findings, one line each, written as they are found; counts for the summary.
+
+    At most ``max_per_object`` FAIL lines are shown per object (a shifted segment
+    would otherwise print one per record); all of them are counted.
+    """
+
+    def __init__(self, out: TextIO, max_per_object: int = 20) -> None:
+        self.out = out
+        self.max_per_object = max_per_object
+        self.failures = 0
+        self.warnings = 0
+        self.records = 0
+        self.segments = 0
+        self.checkpoints = 0
+        self.destroyed = 0
+        self._shown: dict[str, int] = {}
+        self._hidden: dict[str, int] = {}
+
+    def _line(self, kind: str, where: str, text: str) -> None:
+        self.out.write(f"{kind} {where}: {text}\n")
+
+    def ok(self, where: str, text: str) -> None:
+        self._line("OK", where, text)
+
+    def info(self, where: str, text: str) -> None:
+        self._line("INFO", where, text)
+
+    def warn(self, where: str, text: str) -> None:
+        self.warnings += 1
+        self._line("WARN", where, text)
+
+    def fail(self, where: str, reason: str, obj: str | None = None) -> None:
+        """Record a failure at ``where``; ``obj`` groups lines for the display cap."""
+        self.failures += 1
+        obj = obj or where
+        shown = self._shown.get(obj, 0)
+        if shown >= self.max_per_object:
+            self._hidden[obj] = self._hidden.get(obj, 0) + 1
+            return
+        self._shown[obj] = shown + 1
+        self._line("FAIL", where, reason)
+
+    def failures_in(self, obj: str) -> int:
+        return self._shown.get(obj, 0) + self._hidden.get(obj, 0)
+
+    def summary(self, error: str | None = None) -> dict[str, Any]:
+        """Write any hidden-failure counts and the final JSON line; return it."""
+        for obj, n in self._hidden.items():
+            self._line("FAIL", obj, f"{n} more failures in this object not shown")
+        self._hidden.clear()
+        result: dict[str, Any] = {
+            "ok": self.failures == 0 and error is None,
+            "records": self.records,
+            "segments": self.segments,
+            "checkpoints": self.checkpoints,
+            "destroyed": self.destroyed,
+            "failures": self.failures,
+            "warnings": self.warnings,
+        }
+        if error is not None:
+            result["error"] = error
+        self.out.write(json.dumps(result) + "\n")
+        self.out.flush()
+        return result
+
+
+# --------------------------------------------------------------------------- the store
+
+
+@dataclass(frozen=True)
+class _Segment:
+    key: str
+    first: int
+    last: int
+
+    @property
+    def keys_key(self) -> str:
+        return f"keys/{self.first:012d}-{self.last:012d}.json"
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    key: str
+    origin: str
+    size: int
+    root: bytes
+
+
+@dataclass
+class _Inventory:
+    segments: list[_Segment] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    checkpoints: dict[int, str] = field(default_factory=dict)  # size in name -> key
+    latest: bool = False
+    media: int = 0
+    ignored: list[str] = field(default_factory=list)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1..3, 7"``, to name many seqs in one line."""
+    parts, start = [], None
+    for i, n in enumerate(numbers):
+        if start is None:
+            start = n
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            parts.append(str(n) if start == n else f"{start}..{n}")
+            start = None
+    return ", ".join(parts)
+
+
+def _read_limited(path: Path, limit: int, where: str) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise MalformedInput(where, f"larger than {limit} bytes")
+    return data
+
+
+class _StoreVerifier:
+    """Walks one filesystem store; the checks themselves are the pure functions above."""
+
+    def __init__(self, root: Path, vkey: VerifierKey, report: Report) -> None:
+        self.root = root
+        self.vkey = vkey
+        self.report = report
+        self.tree = CompactRange()
+        self.kid_digests: set[int] = set()
+
+    def run(self) -> None:
+        inventory = self.take_inventory()
+        checkpoints = self.check_checkpoint_notes(inventory)
+        self.check_log(inventory, checkpoints)
+        for key in sorted(inventory.keys):  # left over: no segment of that name
+            self.report.fail(key, "keys object without a segment of the same name")
+        self.check_latest(inventory)
+        self.check_coverage(inventory, checkpoints)
+
+    # -- what is there
+
+    def take_inventory(self) -> _Inventory:
+        """Classify every object under the root; anything the format does not
+        describe is a failure. Names starting with "." (temporary files) are skipped."""
+        inv = _Inventory()
+        report = self.report
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            rel_dir = os.path.relpath(dirpath, self.root)
+            prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+            kept = []
+            for d in sorted(dirnames):
+                if d.startswith("."):
+                    inv.ignored.append(prefix + d + "/")
+                elif os.path.islink(os.path.join(dirpath, d)):
+                    report.fail(
+                        prefix + d, "unexpected object: a symbolic link, not part of the format"
+                    )
+                else:
+                    kept.append(d)
+            dirnames[:] = kept
+            for name in sorted(filenames):
+                key = prefix + name
+                if name.startswith("."):
+                    inv.ignored.append(key)
+                    continue
+                if os.path.islink(os.path.join(dirpath, name)):
+                    report.fail(key, "unexpected object: a symbolic link, not part of the format")
+                    continue
+                self._classify(key, inv)
+        inv.segments.sort(key=lambda s: (s.first, s.last))
+        if inv.ignored:
+            report.info(
+                "store",
+                f"ignored {len(inv.ignored)} temporary/dot file(s): "
+                + ", ".join(inv.ignored[:5])
+                + (" ..." if len(inv.ignored) > 5 else ""),
+            )
+        if inv.media:
+            report.info(
+                "media/",
+                f"{inv.media} media blob(s); encrypted, not checkable "
+                "offline (the format links no media id to a record)",
+            )
+        report.segments = len(inv.segments)
+        report.checkpoints = len(inv.checkpoints)
+        return inv
+
+    def _classify(self, key: str, inv: _Inventory) -> None:
+        if m := _SEGMENT_KEY.fullmatch(key):
+            inv.segments.append(_Segment(key, int(m[1]), int(m[2])))
+        elif _KEYS_KEY.fullmatch(key):
+            inv.keys.add(key)
+        elif m := _CHECKPOINT_KEY.fullmatch(key):
+            inv.checkpoints[int(m[1])] = key
+        elif key == LATEST_KEY:
+            inv.latest = True
+        elif _MEDIA_KEY.fullmatch(key):
+            inv.media += 1
+        else:
+            top = key.split("/", 1)[0]
+            expected = {
+                "log": "log/<first>-<last>.jsonl (12-digit numbers)",
+                "keys": "keys/<first>-<last>.json (12-digit numbers)",
+                "checkpoints": "checkpoints/<size> (12 digits)",
+                "media": "media/<id>",
+            }.get(top)
+            hint = f"; expected {expected}" if expected else ""
+            if top == "objects" and not inv.segments:
+                hint = "; is the store root DIR/objects?"
+            self.report.fail(key, f"unexpected object: not described by ARCHIVE_FORMAT.md{hint}")
+
+    # -- checkpoints
+
+    def check_checkpoint_notes(self, inv: _Inventory) -> list[_Checkpoint]:
+        """Verify every ``checkpoints/<size>`` note with the verifier key; return the
+        ones that verified, by size. Roots are compared while the log streams past."""
+        verified = []
+        for name_size, key in sorted(inv.checkpoints.items()):
+            try:
+                data = _read_limited(self.root / key, MAX_SMALL_FILE, key)
+                origin, size, root = verify_note(data, self.vkey, key)
+            except OSError as e:
+                self.report.fail(key, f"cannot read: {e.strerror or e}")
+                continue
+            except VerificationError as e:
+                self.report.fail(e.where, e.reason)
+                continue
+            if size != name_size:
+                self.report.fail(
+                    key, f"signed tree size is {size}, the object name says {name_size}"
+                )
+            verified.append(_Checkpoint(key, origin, size, root))
+        origins = sorted({c.origin for c in verified})
+        if len(origins) > 1:
+            self.report.warn("checkpoints/", f"more than one origin: {', '.join(origins)}")
+        verified.sort(key=lambda c: c.size)
+        return verified
+
+    # -- the log
+
+    def check_log(self, inv: _Inventory, checkpoints: list[_Checkpoint]) -> None:
+        """Stream the segments in order: names, lines, envelopes, chain, keys, and each
+        checkpoint's root the moment the log reaches its size (RFC 6962 2.1)."""
+        self.pending = list(checkpoints)
+        self.last_good_size: int | None = None
+        self.matched = 0
+        self._check_tree_at_size()  # a checkpoint of the empty tree, if any
+        next_first = 0
+        prev: str | None = ZERO_PREV
+        for seg in inv.segments:
+            where = seg.key
+            if seg.first > seg.last:
+                self.report.fail(where, f"first {seg.first} is after last {seg.last}")
+            if seg.first > next_first:
+                self.report.fail(
+                    where,
+                    f"gap: records {next_first}..{seg.first - 1} are in no segment "
+                    f"(expected a segment starting at {next_first})",
+                )
+                prev = None  # the previous record is missing: its hash is unknown
+            elif seg.first < next_first:
+                self.report.fail(
+                    where,
+                    f"overlap: records {seg.first}..{min(seg.last, next_first - 1)} "
+                    "are also in the previous segment",
+                )
+            next_first = max(next_first, seg.last + 1)
+            prev = self.check_segment(seg, inv, prev)
+        for c in self.pending:
+            self.report.fail(
+                c.key,
+                f"signs a tree of {c.size} records, but the log holds only "
+                f"{self.tree.size} (records {self.tree.size}..{c.size - 1} missing)",
+            )
+        self.pending = []
+
+    def _check_tree_at_size(self) -> None:
+        """Compare the roots of the checkpoints of the current size; set the next size."""
+        while self.pending and self.pending[0].size == self.tree.size:
+            c = self.pending.pop(0)
+            computed = self.tree.root()
+            covered = f"records 0..{c.size - 1}" if c.size else "the empty tree"
+            if computed == c.root:
+                self.report.ok(
+                    c.key,
+                    f"signed by {self.vkey.id}, origin {c.origin}, size {c.size}; "
+                    f"root matches {covered}",
+                )
+                self.last_good_size = c.size
+                self.matched += 1
+            else:
+                since = self.last_good_size or 0
+                self.report.fail(
+                    c.key,
+                    f"root: signed {_b64(c.root)}, {covered} hash to "
+                    f"{_b64(computed)}; a record in seq {since}..{c.size - 1} differs from "
+                    "what was signed",
+                )
+        self.next_checkpoint = self.pending[0].size if self.pending else -1
+
+    def _load_keys(self, seg: _Segment, inv: _Inventory) -> dict[str, str] | None:
+        key = seg.keys_key
+        if key not in inv.keys:
+            self.report.fail(key, f"missing: every segment has its keys object ({seg.key})")
+            return None
+        inv.keys.discard(key)
+        try:
+            with open(self.root / key, "rb") as f:
+                return parse_keys_object(f.read(), key)
+        except OSError as e:
+            self.report.fail(key, f"cannot read: {e.strerror or e}")
+        except MalformedInput as e:
+            self.report.fail(e.where, e.reason)
+        return None
+
+    def check_segment(self, seg: _Segment, inv: _Inventory, prev: str | None) -> str | None:
+        """Check every line of one segment, one line in memory at a time; return the hex
+        hash of its last record (the next segment's first ``prev``)."""
+        report = self.report
+        keys = self._load_keys(seg, inv)
+        failures_before = report.failures_in(seg.key)
+        self.seen_kids: dict[str, int] = {}
+        destroyed: list[int] = []
+        count = 0
+        try:
+            with open(self.root / seg.key, "rb") as f:
+                for count, raw in enumerate(f, start=1):
+                    prev = self.check_line(seg, count, raw, prev, keys, destroyed)
+        except OSError as e:
+            report.fail(seg.key, f"cannot read: {e.strerror or e}")
+            return None
+        report.records += count
+        expected = seg.last - seg.first + 1
+        if count != expected:
+            report.fail(
+                seg.key,
+                f"holds {count} lines, its name says {expected} (seq {seg.first}..{seg.last})",
+                seg.key,
+            )
+        if destroyed:
+            report.destroyed += len(destroyed)
+            report.info(
+                seg.keys_key,
+                f"{len(destroyed)} record(s) destroyed (no data key for "
+                f"their kid; envelope kept, content unreadable): seq {_ranges(destroyed)}",
+            )
+        if report.failures_in(seg.key) == failures_before:
+            report.ok(seg.key, f"{count} records, seq {seg.first}..{seg.last}, canonical, chained")
+        if keys is not None:
+            live = count - len(destroyed)
+            report.ok(
+                seg.keys_key,
+                f"{live} live record key(s), {len(destroyed)} destroyed, "
+                f"{max(len(keys) - live, 0)} other key(s) (media)",
+            )
+        return prev
+
+    def check_line(
+        self,
+        seg: _Segment,
+        number: int,
+        raw: bytes,
+        prev: str | None,
+        keys: dict[str, str] | None,
+        destroyed: list[int],
+    ) -> str:
+        """Check line ``number`` of a segment and add its record to the tree; return the
+        hex hash of the record (ARCHIVE_FORMAT: a line is C(e) followed by "\\n")."""
+        seq = seg.first + number - 1
+        terminated = raw.endswith(b"\n")
+        line = raw[:-1] if terminated else raw
+        problems, env = line_problems(line, seq, prev)
+        if not terminated:
+            problems.insert(0, 'no final "\\n": truncated, or bytes after the last line')
+        kid = env.get("kid") if env is not None else None
+        if type(kid) is str and kid:
+            problems += self._kid_problems(kid, seq)
+            if keys is not None and kid not in keys:
+                destroyed.append(seq)
+        if problems:
+            self.report.fail(f"{seg.key} line {number} (seq {seq})", "; ".join(problems), seg.key)
+        leaf = record_hash(line)
+        self.tree.append(leaf)
+        if self.tree.size == self.next_checkpoint:
+            self._check_tree_at_size()
+        return leaf.hex()
+
+    def _kid_problems(self, kid: str, seq: int) -> list[str]:
+        """Every record has its own data key (ARCHIVE_FORMAT "Wrapped data keys"), so a
+        kid appears once in the log. Across segments only an 8-byte digest per record
+        is kept, to bound memory."""
+        earlier = self.seen_kids.get(kid)
+        if earlier is not None:
+            return [
+                f"kid: {_show(kid)} is also the kid of seq {earlier}; every record has its "
+                "own data key"
+            ]
+        self.seen_kids[kid] = seq
+        raw = kid.encode("utf-8", "surrogatepass")
+        digest = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
+        if digest in self.kid_digests:
+            return [
+                f"kid: {_show(kid)} is also the kid of a record in an earlier segment; "
+                "every record has its own data key"
+            ]
+        self.kid_digests.add(digest)
+        return []
+
+    # -- after the log
+
+    def check_latest(self, inv: _Inventory) -> None:
+        """``checkpoint`` must be a byte-for-byte copy of the newest ``checkpoints/<size>``."""
+        if not inv.checkpoints:
+            if inv.latest:
+                self.report.fail(
+                    LATEST_KEY, "present, but there is no checkpoints/<size> it copies"
+                )
+            return
+        newest = inv.checkpoints[max(inv.checkpoints)]
+        if not inv.latest:
+            self.report.fail(LATEST_KEY, f"missing: must be a copy of {newest}")
+            return
+        try:
+            latest = _read_limited(self.root / LATEST_KEY, MAX_SMALL_FILE, LATEST_KEY)
+            copied = _read_limited(self.root / newest, MAX_SMALL_FILE, newest)
+        except (OSError, MalformedInput) as e:
+            self.report.fail(LATEST_KEY, f"cannot compare with {newest}: {e}")
+            return
+        if latest == copied:
+            self.report.ok(LATEST_KEY, f"byte-identical to the newest checkpoint, {newest}")
+            return
+        try:
+            _, size, _ = parse_checkpoint_text(parse_note(latest, LATEST_KEY).text, LATEST_KEY)
+            claim = f" (it has tree size {size})"
+        except MalformedInput:
+            claim = " (and is not a parseable checkpoint)"
+        self.report.fail(LATEST_KEY, f"not byte-identical to the newest checkpoint {newest}{claim}")
+
+    def check_coverage(self, inv: _Inventory, checkpoints: list[_Checkpoint]) -> None:
+        """Say what the signed checkpoints cover, and whether they are consistent."""
+        n = self.tree.size
+        if n == 0 and not inv.segments:
+            self.report.warn("store", "no segments: the store holds no records")
+        if not checkpoints:
+            if n and not inv.checkpoints:
+                self.report.fail(
+                    "checkpoints/",
+                    f"no checkpoint: none of the {n} records is covered by a signed tree head",
+                )
+            return
+        newest = max(c.size for c in checkpoints)
+        if n > newest:
+            self.report.warn(
+                "log/",
+                f"records {newest}..{n - 1} ({n - newest}) are not yet "
+                "checkpointed: no signature covers them yet",
+            )
+        if len(checkpoints) > 1 and self.matched == len(checkpoints):
+            self.report.ok(
+                "checkpoints/",
+                f"the {len(checkpoints)} signed trees are consistent: "
+                "each root was recomputed from one sequence of record hashes, so each "
+                "tree is a prefix of the next (RFC 9162 2.1.4)",
+            )
+
+
+def verify_store(root: Path, vkey: VerifierKey, report: Report) -> None:
+    """Verify a filesystem store rooted at ``root`` (the object keys as relative paths),
+    writing findings to ``report``. Raises ``MalformedInput`` if ``root`` is no directory."""
+    if not root.is_dir():
+        raise MalformedInput(str(root), "not a directory")
+    _StoreVerifier(root, vkey, report).run()
+
+
+# --------------------------------------------------------------------------- one record
+
+
+def _read_input(path: str, what: str, limit: int = MAX_SMALL_FILE) -> bytes:
+    try:
+        return _read_limited(Path(path), limit, path)
+    except IsADirectoryError:
+        raise MalformedInput(path, f"{what}: is a directory") from None
+    except OSError as e:
+        raise MalformedInput(path, f"{what}: cannot read: {e.strerror or e}") from None
+
+
+def _verified_checkpoint(path: str, vkey: VerifierKey, report: Report) -> _Checkpoint | None:
+    data = _read_input(path, "checkpoint")
+    report.checkpoints += 1
+    try:
+        origin, size, root = verify_note(data, vkey, path)
+    except MalformedInput:
+        raise
+    except VerificationError as e:
+        report.fail(e.where, e.reason)
+        return None
+    report.ok(path, f"signed by {vkey.id}, origin {origin}, tree size {size}")
+    return _Checkpoint(path, origin, size, root)
+
+
+def verify_record(
+    record_path: str, proof_path: str, checkpoint_path: str, vkey: VerifierKey, report: Report
+) -> None:
+    """Check that the record in ``record_path`` is in the tree a verified checkpoint
+    signs. Size and root come only from the checkpoint, the leaf hash from the record's
+    canonical bytes, the index from its ``seq``; the proof's own seq, tree_size and
+    leaf_hash are hints that must agree (ARCHIVE_FORMAT "Proofs")."""
+    checkpoint = _verified_checkpoint(checkpoint_path, vkey, report)
+    doc = _load_json(_read_input(record_path, "record", MAX_RECORD_FILE), record_path)
+    env = doc["envelope"] if type(doc) is dict and "envelope" in doc else doc
+    if type(env) is not dict:
+        raise MalformedInput(record_path, 'expected an envelope object (or {"envelope": {...}})')
+    proof = parse_inclusion_proof(_read_input(proof_path, "inclusion proof"), proof_path)
+    report.records += 1
+    if proof.unknown_members:
+        report.warn(
+            proof_path, f"members not in the format, ignored: {', '.join(proof.unknown_members)}"
+        )
+    problems = envelope_problems(env)
+    if problems:
+        report.fail(record_path, "; ".join(problems))
+    seq = env.get("seq")
+    try:
+        leaf = record_hash(canonical(env))
+    except (ValueError, RecursionError) as e:  # e.g. a lone surrogate cannot be UTF-8
+        report.fail(record_path, f"no canonical bytes C(e): {e}")
+        return
+    if type(seq) is not int or seq < 0:
+        return
+    where = f"{record_path} (seq {seq})"
+    if proof.seq != seq:
+        report.fail(proof_path, f"seq: the proof says {proof.seq}, the record is seq {seq}")
+    if proof.leaf_hash != leaf:
+        report.fail(
+            proof_path,
+            f"leaf_hash: the proof says {_b64(proof.leaf_hash)}, the record's "
+            f"canonical bytes hash to {_b64(leaf)}",
+        )
+    if checkpoint is None:
+        return
+    if proof.tree_size != checkpoint.size:
+        report.fail(
+            proof_path,
+            f"tree_size: the proof says {proof.tree_size}, the checkpoint signs {checkpoint.size}",
+        )
+    try:
+        computed = root_from_inclusion_proof(leaf, seq, checkpoint.size, proof.hashes)
+    except VerificationError as e:
+        report.fail(where, f"not included: {e.reason}")
+        return
+    if computed != checkpoint.root:
+        report.fail(
+            where,
+            f"not included: the audit path leads to root {_b64(computed)}, the "
+            f"checkpoint signs {_b64(checkpoint.root)}",
+        )
+        return
+    report.ok(
+        where,
+        f"leaf hash {_b64(leaf)} is leaf {seq} of the signed tree of size "
+        f"{checkpoint.size} (RFC 9162 2.1.3.2)",
+    )
+
+
+def verify_consistency_files(
+    old_path: str, new_path: str, proof_path: str, vkey: VerifierKey, report: Report
+) -> None:
+    """Check that two verified checkpoints are consistent: the newer tree extends the
+    older (RFC 9162 section 2.1.4.2). Sizes and roots come only from the notes."""
+    old = _verified_checkpoint(old_path, vkey, report)
+    new = _verified_checkpoint(new_path, vkey, report)
+    proof = parse_consistency_proof(_read_input(proof_path, "consistency proof"), proof_path)
+    if proof.unknown_members:
+        report.warn(
+            proof_path, f"members not in the format, ignored: {', '.join(proof.unknown_members)}"
+        )
+    if old is None or new is None:
+        return
+    if old.origin != new.origin:
+        report.fail(
+            new_path, f"origin {new.origin!r} differs from the old checkpoint's {old.origin!r}"
+        )
+    if (proof.old_size, proof.new_size) != (old.size, new.size):
+        report.fail(
+            proof_path,
+            f"sizes: the proof says {proof.old_size} -> {proof.new_size}, the "
+            f"checkpoints sign {old.size} -> {new.size}",
+        )
+    where = f"{old_path} -> {new_path}"
+    if old.size > new.size:
+        report.fail(where, f"the old checkpoint ({old.size}) is larger than the new ({new.size})")
+        return
+    if old.size == 0 or old.size == new.size:
+        if verify_consistency(old.size, new.size, old.root, new.root, proof.hashes):
+            report.ok(where, f"tree {new.size} extends tree {old.size} (trivially)")
+        else:
+            report.fail(
+                where,
+                "not consistent: equal sizes need equal roots and an empty proof; "
+                "size 0 needs the empty root and an empty proof",
+            )
+        return
+    try:
+        old_root, new_root = roots_from_consistency_proof(
+            old.size, new.size, old.root, proof.hashes
+        )
+    except VerificationError as e:
+        report.fail(where, f"not consistent: {e.reason}")
+        return
+    if old_root != old.root or new_root != new.root:
+        report.fail(
+            where,
+            f"not consistent: the proof leads to roots {_b64(old_root)} and "
+            f"{_b64(new_root)}, the checkpoints sign {_b64(old.root)} and {_b64(new.root)}",
+        )
+        return
+    report.ok(where, f"the tree of {new.size} extends the tree of {old.size} (RFC 9162 2.1.4.2)")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archiver-verify",
+        description="Verify an archive (format v1) offline, with only its verifier key.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    store = sub.add_parser("store", help="verify a whole filesystem store")
+    store.add_argument("dir", help="store root: log/, keys/, checkpoints/, checkpoint")
+    record = sub.add_parser("record", help="verify one record's inclusion proof")
+    record.add_argument("record", help='envelope JSON, or {"envelope": ...}')
+    record.add_argument("proof", help="inclusion proof JSON")
+    record.add_argument("checkpoint", help="signed checkpoint note")
+    consistency = sub.add_parser("consistency", help="verify a consistency proof")
+    consistency.add_argument("old_checkpoint")
+    consistency.add_argument("new_checkpoint")
+    consistency.add_argument("proof", help="consistency proof JSON")
+    for p in (store, record, consistency):
+        p.add_argument("--vkey", required=True, metavar="FILE", help="verifier key file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``archiver-verify``; returns the exit status (0, 1 or 2)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage error
+        return e.code if isinstance(e.code, int) else 2
+    report = Report(sys.stdout)
+    try:
+        vkey_text = _read_input(args.vkey, "verifier key")
+        try:
+            vkey = parse_vkey(vkey_text)
+        except MalformedInput as e:
+            raise MalformedInput(args.vkey, f"{e.where}: {e.reason}") from None
+        if args.command == "store":
+            verify_store(Path(args.dir), vkey, report)
+        elif args.command == "record":
+            verify_record(args.record, args.proof, args.checkpoint, vkey, report)
+        else:
+            verify_consistency_files(
+                args.old_checkpoint, args.new_checkpoint, args.proof, vkey, report
+            )
+    except MalformedInput as e:
+        print(f"ERROR {e.where}: {e.reason}", file=sys.stderr)
+        report.summary(error=f"{e.where}: {e.reason}")
+        return 2
+    except KeyboardInterrupt:
+        print("ERROR interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # never a traceback at an auditor; say what broke instead
+        print(f"ERROR internal: {type(e).__name__}: {e}", file=sys.stderr)
+        report.summary(error=f"internal: {type(e).__name__}: {e}")
+        return 2
+    return 0 if report.summary()["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
