@@ -7,7 +7,6 @@ import json
 from importlib.resources import files
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from archiver.catalog import schema as t
@@ -77,7 +76,8 @@ def test_identical_observation_writes_nothing_but_moves_last_seen(archive: Archi
 
 def test_changed_text_is_an_edit_and_both_versions_stay_readable(archive: Archive) -> None:
     first = ingest(archive, [obs(text="Poplave v občini")])
-    second = ingest(archive, [obs(text="Poplave v občini: družabnih", observed_at="2026-01-03T00:00:00Z")])
+    second = ingest(archive, [obs(text="Poplave v občini: družabnih",
+                                  observed_at="2026-01-03T00:00:00Z")])
     assert second.events["edited"] == 1
     old = read_record(archive.appender, first.seqs[0]).payload
     new = read_record(archive.appender, second.seqs[0]).payload
