@@ -13,6 +13,7 @@ observation's content (text and media), never a plain hash.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,6 +105,11 @@ def next_state(state: ItemState | None, *, seq: int, payload: dict[str, Any],
     )
 
 
+_FIXED_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
 def normalized_time(value: str) -> str:
     """An RFC 3339 time in the one fixed UTC form, so that strings compare as times."""
+    if _FIXED_UTC.fullmatch(value):
+        return value
     return format_time(parse_time(value, "observed_at"))

@@ -103,8 +103,9 @@ class Ingestor:
                     continue
                 for event in events:
                     payload = obs.payload(event, captured)
-                    pending.append(PendingRecord("capture", payload, key, event))
                     carries = event in CONTENT_EVENTS
+                    pending.append(PendingRecord("capture", payload, key, event,
+                                                 fingerprint if carries else None))
                     overlay[key] = next_state(overlay.get(key), seq=-1, payload=payload,
                                               fingerprint=fingerprint if carries else None,
                                               time=captured)

@@ -117,10 +117,13 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
             text.encode("utf-8")
         except UnicodeEncodeError:
             raise bad("'text' contains an unpaired surrogate") from None
+    times: dict[str, str | None] = {}
     for name in ("published_at", "observed_at"):
+        times[name] = None
         if obj.get(name) is not None:
             try:
-                parse_time(obj[name], name)
+                # One fixed UTC form, so that times compare as strings everywhere after.
+                times[name] = parse_time(obj[name], name).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             except InvalidObservation as exc:
                 raise bad(exc.reason) from None
     author = obj.get("author")
@@ -145,8 +148,8 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
         text=text,
         author=author,
         parent_id=obj.get("parent_id"),
-        published_at=obj.get("published_at"),
-        observed_at=obj.get("observed_at"),
+        published_at=times["published_at"],
+        observed_at=times["observed_at"],
         url=obj.get("url"),
         lang=obj.get("lang"),
         media=media,
@@ -163,3 +166,4 @@ class PendingRecord:
     payload: dict[str, Any]
     item: tuple[str, str] | None = None  # (platform, item_id)
     event: str | None = None
+    fingerprint: str | None = None  # the content fingerprint capture computed

@@ -42,8 +42,9 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -358,8 +359,9 @@ def verify_consistency(
     try:
         if not (_is_hash(old_root) and _is_hash(new_root)):
             return False
-        if old_size == 0:
-            return not path and old_root == EMPTY_ROOT and new_size >= 0
+        if old_size == 0:  # the empty tree is a prefix of every tree
+            empty_new = new_size == 0 and new_root == EMPTY_ROOT
+            return not path and old_root == EMPTY_ROOT and (new_size > 0 or empty_new)
         if old_size == new_size:
             return not path and old_root == new_root
         fr, sr = roots_from_consistency_proof(old_size, new_size, old_root, path)
@@ -642,8 +644,14 @@ def envelope_problems(env: object, seq: int | None = None, prev: str | None = No
     if type(p) is not str or not _HEX64.fullmatch(p):
         problems.append(f"prev: expected 64 lowercase hex digits, found {_show(p)}")
     elif prev is not None and p != prev:
-        of = "64 zeros for seq 0" if prev == ZERO_PREV else "the hash of the previous record"
-        problems.append(f"prev: expected {prev} ({of}), found {p}")
+        if prev == ZERO_PREV:
+            problems.append(f"prev: expected {prev} (64 zeros for seq 0), found {p}")
+        else:
+            before = f"seq {seq - 1}" if seq else "the previous record"
+            problems.append(
+                f"prev: expected {prev} (the hash of {before} as stored), found {p}: "
+                f"{before} or this record was changed"
+            )
     elif prev is None and type(s) is int and (s == 0) != (p == ZERO_PREV):
         problems.append("prev: must be 64 zeros exactly when seq is 0, found " + _show(p))
     problem = _time_problem(env.get("time"))
@@ -743,8 +751,10 @@ def parse_keys_object(data: bytes, where: str) -> dict[str, str]:
     if type(keys) is not dict:
         raise MalformedInput(where, f"keys: expected an object, found {_show(keys, 30)}")
     for kid, wrapped in keys.items():
+        if not kid:
+            raise MalformedInput(where, "keys: an empty kid")
         try:
-            if not kid or not b64decode_strict(wrapped):
+            if not b64decode_strict(wrapped):
                 raise ValueError("empty")
         except (ValueError, TypeError) as e:
             raise MalformedInput(
@@ -956,8 +966,16 @@ class _StoreVerifier:
         self.root = root
         self.vkey = vkey
         self.report = report
-        self.tree = CompactRange()
-        self.kid_digests: set[int] = set()
+        self.tree = CompactRange()  # the log so far, as RFC 6962 subtrees
+        self.pending: list[_Checkpoint] = []  # verified checkpoints the log has not reached
+        self.next_checkpoint = -1  # size of pending[0], or -1
+        self.last_good_size: int | None = None
+        self.matched = 0  # checkpoints whose root matched
+        # Checkpoint findings are written after the segment in which the log reaches
+        # their size, so that a segment's own findings come first.
+        self.deferred: list[tuple[Callable[[str, str], None], str, str]] = []
+        self.seen_kids: dict[str, int] = {}  # kid -> seq, in the current segment
+        self.kid_digests: set[int] = set()  # 8-byte digests of every kid so far
 
     def run(self) -> None:
         inventory = self.take_inventory()
@@ -975,7 +993,12 @@ class _StoreVerifier:
         describe is a failure. Names starting with "." (temporary files) are skipped."""
         inv = _Inventory()
         report = self.report
-        for dirpath, dirnames, filenames in os.walk(self.root):
+
+        def unreadable(error: OSError) -> None:
+            where = os.path.relpath(error.filename or self.root, self.root).replace(os.sep, "/")
+            report.fail(where, f"cannot list: {error.strerror or error}")
+
+        for dirpath, dirnames, filenames in os.walk(self.root, onerror=unreadable):
             rel_dir = os.path.relpath(dirpath, self.root)
             prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
             kept = []
@@ -994,8 +1017,10 @@ class _StoreVerifier:
                 if name.startswith("."):
                     inv.ignored.append(key)
                     continue
-                if os.path.islink(os.path.join(dirpath, name)):
-                    report.fail(key, "unexpected object: a symbolic link, not part of the format")
+                mode = os.lstat(os.path.join(dirpath, name)).st_mode
+                if not stat.S_ISREG(mode):  # a symlink, FIFO or device is no stored object
+                    kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+                    report.fail(key, f"unexpected object: {kind}, not part of the format")
                     continue
                 self._classify(key, inv)
         inv.segments.sort(key=lambda s: (s.first, s.last))
@@ -1073,9 +1098,8 @@ class _StoreVerifier:
         """Stream the segments in order: names, lines, envelopes, chain, keys, and each
         checkpoint's root the moment the log reaches its size (RFC 6962 2.1)."""
         self.pending = list(checkpoints)
-        self.last_good_size: int | None = None
-        self.matched = 0
         self._check_tree_at_size()  # a checkpoint of the empty tree, if any
+        self._write_deferred()
         next_first = 0
         prev: str | None = ZERO_PREV
         for seg in inv.segments:
@@ -1097,6 +1121,7 @@ class _StoreVerifier:
                 )
             next_first = max(next_first, seg.last + 1)
             prev = self.check_segment(seg, inv, prev)
+            self._write_deferred()
         for c in self.pending:
             self.report.fail(
                 c.key,
@@ -1105,6 +1130,11 @@ class _StoreVerifier:
             )
         self.pending = []
 
+    def _write_deferred(self) -> None:
+        for write, where, text in self.deferred:
+            write(where, text)
+        self.deferred.clear()
+
     def _check_tree_at_size(self) -> None:
         """Compare the roots of the checkpoints of the current size; set the next size."""
         while self.pending and self.pending[0].size == self.tree.size:
@@ -1112,21 +1142,21 @@ class _StoreVerifier:
             computed = self.tree.root()
             covered = f"records 0..{c.size - 1}" if c.size else "the empty tree"
             if computed == c.root:
-                self.report.ok(
-                    c.key,
+                text = (
                     f"signed by {self.vkey.id}, origin {c.origin}, size {c.size}; "
-                    f"root matches {covered}",
+                    f"root matches {covered}"
                 )
+                self.deferred.append((self.report.ok, c.key, text))
                 self.last_good_size = c.size
                 self.matched += 1
             else:
                 since = self.last_good_size or 0
-                self.report.fail(
-                    c.key,
-                    f"root: signed {_b64(c.root)}, {covered} hash to "
-                    f"{_b64(computed)}; a record in seq {since}..{c.size - 1} differs from "
-                    "what was signed",
+                text = (
+                    f"root: signed {_b64(c.root)}, {covered} hash to {_b64(computed)}; "
+                    f"a record in seq {since}..{c.size - 1} was changed after signing, or the "
+                    "checkpoint signs another log"
                 )
+                self.deferred.append((self.report.fail, c.key, text))
         self.next_checkpoint = self.pending[0].size if self.pending else -1
 
     def _load_keys(self, seg: _Segment, inv: _Inventory) -> dict[str, str] | None:
@@ -1150,7 +1180,7 @@ class _StoreVerifier:
         report = self.report
         keys = self._load_keys(seg, inv)
         failures_before = report.failures_in(seg.key)
-        self.seen_kids: dict[str, int] = {}
+        self.seen_kids = {}
         destroyed: list[int] = []
         count = 0
         try:

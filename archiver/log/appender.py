@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from archiver.log.envelope import (
     checkpoint_key,
     format_time,
     keys_key,
+    leaf_hash,
     parse_range_key,
     segment_key,
     sha256_hex,
@@ -49,17 +50,29 @@ from archiver.log.segments import (
     ParsedRecord,
     decode_keys,
     encode_keys,
-    encode_segment,
     iter_segment,
 )
 from archiver.records import PendingRecord, record_content
 from archiver.storage import ObjectStore
 
 Clock = Callable[[], datetime]
+_RECORD_COLS = ("seq", "time", "type", "kid", "record_hash", "segment_first", "platform",
+                "account", "item_id", "kind", "event", "action", "destroyed_at")
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    """A record as it goes to the catalog: envelope, its canonical line and hash, plaintext."""
+
+    envelope: Envelope
+    line: bytes
+    hash: bytes
+    payload: dict[str, Any] | None  # None: the data key is destroyed
+    fingerprint: str | None = None  # computed by capture already, when it came from there
 
 
 @dataclass
@@ -92,14 +105,19 @@ class WriteSession:
         self.size, last = db.head(conn)
         self.last_hash = last
         self.items: dict[tuple[str, str], ItemState] = {}
+        self.looked_up: set[tuple[str, str]] = set()  # asked the catalog already
+        self.in_catalog: set[tuple[str, str]] = set()  # has a row in the items table
         self.touched: dict[tuple[str, str], str] = {}
         self.dirty: set[tuple[str, str]] = set()
         self.result = AppendResult()
 
     def load_items(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ItemState]:
-        """Load the catalog state of these items (cached for the session)."""
-        wanted = [k for k in dict.fromkeys(keys) if k not in self.items]
-        self.items.update(load_item_states(self.conn, wanted))
+        """Load the catalog state of these items (one query per 500, cached for the session)."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self.looked_up]
+        found = load_item_states(self.conn, wanted)
+        self.items.update(found)
+        self.in_catalog.update(found)
+        self.looked_up.update(wanted)
         return self.items
 
     def touch(self, key: tuple[str, str], seen: str) -> None:
@@ -145,93 +163,93 @@ class Appender:
         if not pending:
             return []
         seqs: list[int] = []
-        batch: list[PendingRecord] = []
+        batch: list[tuple[PendingRecord, bytes]] = []
         batch_bytes = 0
         for rec in pending:
-            size = len(canonical(rec.payload))
+            plain = canonical(rec.payload)
             if batch and (len(batch) >= self.p.segment_max_records
-                          or batch_bytes + size > self.p.segment_max_bytes):
+                          or batch_bytes + len(plain) > self.p.segment_max_bytes):
                 seqs.extend(self._write_segment(ws, batch))
                 batch, batch_bytes = [], 0
-            batch.append(rec)
-            batch_bytes += size + 300
+            batch.append((rec, plain))
+            batch_bytes += len(plain) * 4 // 3 + 300  # base64 growth + envelope members
         seqs.extend(self._write_segment(ws, batch))
         return seqs
 
-    def _write_segment(self, ws: WriteSession, batch: list[PendingRecord]) -> list[int]:
+    def _write_segment(self, ws: WriteSession, batch: list[tuple[PendingRecord, bytes]]
+                       ) -> list[int]:
         first = ws.size
         last = first + len(batch) - 1
         prev = ws.last_hash.hex() if ws.last_hash is not None else ZERO_HASH
         now = format_time(self.clock())
-        envelopes: list[Envelope] = []
+        sealed: list[SealedRecord] = []
         wrapped: dict[str, str] = {}
-        plaintexts: list[dict[str, Any]] = []
-        for i, rec in enumerate(batch):
+        for i, (rec, plain) in enumerate(batch):
             kid = new_kid()
             data_key = os.urandom(32)
             nonce = os.urandom(12)
             head = Envelope(seq=first + i, prev=prev, time=now, type=rec.type, kid=kid,
                             nonce=base64.b64encode(nonce).decode(), ct="")
-            ct = seal(data_key, canonical(rec.payload), head.associated_data(), nonce)
+            ct = seal(data_key, plain, head.associated_data(), nonce)
             env = Envelope(seq=head.seq, prev=prev, time=now, type=rec.type, kid=kid,
                            nonce=head.nonce, ct=ct)
-            prev = env.record_hash().hex()
-            envelopes.append(env)
+            line = env.canonical()
+            h = leaf_hash(line)
+            prev = h.hex()
+            sealed.append(SealedRecord(env, line, h, rec.payload, rec.fingerprint))
             wrapped[kid] = self.p.kek.wrap(kid, data_key)
-            plaintexts.append(rec.payload)
-        segment = encode_segment(envelopes)
+        segment = b"".join(s.line + b"\n" for s in sealed)
         # Key object first: a segment must never exist without the keys to read it.
         self.p.store.put(keys_key(first, last), encode_keys(self.p.kek.kek_id, self.p.kek.alg,
                                                             wrapped))
         self.p.store.put(segment_key(first, last), segment, lock=True)
-        self._commit_segment(ws, first, last, segment, envelopes, plaintexts, wrapped,
-                             self.p.kek.kek_id)
+        self._commit_segment(ws, first, last, segment, sealed, wrapped, self.p.kek.kek_id)
         return list(range(first, last + 1))
 
     def _commit_segment(self, ws: WriteSession, first: int, last: int, segment: bytes,
-                        envelopes: Sequence[Envelope], payloads: Sequence[dict[str, Any] | None],
-                        wrapped: dict[str, str], kek_id: str) -> None:
+                        records: Sequence[SealedRecord], wrapped: dict[str, str],
+                        kek_id: str) -> None:
         """Insert what the segment's records mean into the catalog (caller's transaction)."""
         conn = ws.conn
         hasher = merkle.BatchHasher(first, lambda ix: db.read_tree_hashes(conn, ix))
-        record_rows = []
-        key_rows = []
-        for env, payload in zip(envelopes, payloads, strict=True):
-            h = env.record_hash()
+        record_rows: list[tuple[Any, ...]] = []
+        key_rows: list[tuple[Any, ...]] = []
+        ws.load_items([(r.payload["platform"], r.payload["item_id"]) for r in records
+                       if r.payload is not None and r.envelope.type == "capture"])
+        for rec in records:
+            env, payload, h = rec.envelope, rec.payload, rec.hash
             hasher.add(h)
-            row = {"seq": env.seq, "time": env.time, "type": env.type, "kid": env.kid,
-                   "record_hash": h, "segment_first": first, "platform": None, "account": None,
-                   "item_id": None, "kind": None, "event": None, "action": None,
-                   "destroyed_at": None if env.kid in wrapped else env.time}
+            destroyed = None if env.kid in wrapped else env.time
+            platform = account = item_id = kind = event = action = None
             if payload is not None and env.type == "capture":
-                row.update(platform=payload["platform"], account=payload["account"],
-                           item_id=payload["item_id"], kind=payload["kind"],
-                           event=payload["event"])
-                key = (payload["platform"], payload["item_id"])
-                ws.load_items([key])
+                platform, account, item_id = (payload["platform"], payload["account"],
+                                              payload["item_id"])
+                kind, event = payload["kind"], payload["event"]
+                key = (platform, item_id)
                 fp = None
-                if payload["event"] in CONTENT_EVENTS:
-                    content = record_content(payload.get("text"), payload.get("media") or [])
-                    fp = content_fingerprint(self.p.fingerprinter, content)
+                if event in CONTENT_EVENTS:
+                    fp = rec.fingerprint or content_fingerprint(
+                        self.p.fingerprinter,
+                        record_content(payload.get("text"), payload.get("media") or []))
                 ws.items[key] = next_state(ws.items.get(key), seq=env.seq, payload=payload,
                                            fingerprint=fp, time=env.time)
                 ws.touched.pop(key, None)
                 ws.dirty.add(key)
             elif payload is not None:
-                row["action"] = str(payload.get("action"))[:64]
-            record_rows.append(row)
+                action = str(payload.get("action"))[:64]
+            record_rows.append((env.seq, env.time, env.type, env.kid, h, first, platform,
+                                account, item_id, kind, event, action, destroyed))
             if env.kid in wrapped:
-                key_rows.append({"kid": env.kid, "seq": env.seq, "segment_first": first,
-                                 "kek": kek_id, "wrapped": wrapped[env.kid]})
-        db.insert_many(conn, t.records, record_rows)
-        db.insert_many(conn, t.data_keys, key_rows)
-        db.insert_many(conn, t.tree_hashes,
-                       [{"idx": i, "hash": h} for i, h in sorted(hasher.new.items())])
+                key_rows.append((env.kid, env.seq, first, kek_id, wrapped[env.kid]))
+        db.insert_tuples(conn, t.records, _RECORD_COLS, record_rows)
+        db.insert_tuples(conn, t.data_keys, ("kid", "seq", "segment_first", "kek", "wrapped"),
+                         key_rows)
+        db.insert_tuples(conn, t.tree_hashes, ("idx", "hash"), sorted(hasher.new.items()))
         conn.execute(t.segments.insert().values(first=first, last=last,
                                                 sha256=sha256_hex(segment), bytes=len(segment)))
         _save_items(ws)
         ws.size = last + 1
-        ws.last_hash = envelopes[-1].record_hash()
+        ws.last_hash = records[-1].hash
 
     def _flush_touches(self, ws: WriteSession) -> None:
         rows = [{"b_platform": p, "b_item_id": i, "last_seen": seen}
@@ -271,9 +289,10 @@ class Appender:
     def replay(self, ws: WriteSession, first: int, last: int, data: bytes,
                parsed: Sequence[ParsedRecord], kdoc: KeysDoc) -> None:
         """Put a verified segment into the catalog: used by adoption and `archiver rebuild`."""
-        envelopes = [r.envelope for r in parsed]
-        payloads = [self.decrypt(env, kdoc.keys.get(env.kid)) for env in envelopes]
-        self._commit_segment(ws, first, last, data, envelopes, payloads, kdoc.keys, kdoc.kek)
+        records = [SealedRecord(r.envelope, r.line, r.hash,
+                                self.decrypt(r.envelope, kdoc.keys.get(r.envelope.kid)))
+                   for r in parsed]
+        self._commit_segment(ws, first, last, data, records, kdoc.keys, kdoc.kek)
 
     def decrypt(self, env: Envelope, wrapped: str | None) -> dict[str, Any] | None:
         """The payload of a record, or None when its data key has been destroyed."""
@@ -351,14 +370,15 @@ def _save_items(ws: WriteSession) -> None:
     dirty, ws.dirty = ws.dirty, set()
     if not dirty:
         return
-    existing = {(r.platform, r.item_id) for r in _existing(ws.conn, dirty)}
-    inserts = [asdict(ws.items[k]) for k in dirty if k not in existing]
+    existing = dirty & ws.in_catalog
+    inserts = [_item_row(ws.items[k]) for k in dirty - existing]
     updates = []
-    for k in dirty & existing:
-        row = asdict(ws.items[k])
-        updates.append({**{c: row[c] for c in row if c not in ("platform", "item_id")},
-                        "b_platform": k[0], "b_item_id": k[1]})
+    for k in existing:
+        row = _item_row(ws.items[k])
+        del row["platform"], row["item_id"]
+        updates.append({**row, "b_platform": k[0], "b_item_id": k[1]})
     db.insert_many(ws.conn, t.items, inserts)
+    ws.in_catalog.update(dirty)
     if updates:
         cols = [c for c in updates[0] if not c.startswith("b_")]
         ws.conn.execute(
@@ -368,5 +388,5 @@ def _save_items(ws: WriteSession) -> None:
             .values({c: bindparam(c) for c in cols}), updates)
 
 
-def _existing(conn: Connection, keys: set[tuple[str, str]]) -> list[Any]:
-    return list(load_item_states(conn, list(keys)).values())
+def _item_row(s: ItemState) -> dict[str, Any]:
+    return {f: getattr(s, f) for f in ItemState.__slots__}  # type: ignore[attr-defined]

@@ -22,7 +22,8 @@ ZERO_HASH = "0" * 64
 RECORD_TYPES = frozenset({"capture", "system"})
 ENVELOPE_MEMBERS = frozenset({"v", "seq", "prev", "time", "type", "kid", "nonce", "ct"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
+_PLAIN = re.compile(r"[0-9A-Za-z+/=:.\-]*")  # characters JSON never escapes
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
 
 
 def canonical(obj: Any) -> bytes:
@@ -53,7 +54,7 @@ def checkpoint_key(size: int) -> str:
 
 
 LATEST_CHECKPOINT_KEY = "checkpoint"
-_RANGE_KEY = re.compile(r"(log|keys)/(\d{12})-(\d{12})\.(jsonl|json)")
+_RANGE_KEY = re.compile(r"(log|keys)/([0-9]{12})-([0-9]{12})\.(jsonl|json)")
 
 
 def parse_range_key(key: str) -> tuple[str, int, int] | None:
@@ -89,18 +90,36 @@ class Envelope:
             "ct": self.ct,
         }
 
+    def _plain(self) -> bool:
+        """True when no member needs JSON escaping, so C(e) can be formatted directly."""
+        return (self.v == FORMAT_VERSION and type(self.seq) is int and self.type in RECORD_TYPES
+                and _PLAIN.fullmatch(self.kid + self.prev + self.time + self.nonce + self.ct)
+                is not None)
+
     def associated_data(self) -> bytes:
         """AES-GCM associated data: C(e) of the envelope without its `ct` member."""
+        if self._plain():  # members in sorted order, as canonical() would write them
+            return (f'{{"kid":"{self.kid}","nonce":"{self.nonce}","prev":"{self.prev}",'
+                    f'"seq":{self.seq},"time":"{self.time}","type":"{self.type}","v":1}}'
+                    ).encode()
         d = self.as_dict()
         del d["ct"]
         return canonical(d)
 
+    def canonical(self) -> bytes:
+        """C(e); formatted directly on the append path, identical to canonical(as_dict())."""
+        if self._plain():
+            return (f'{{"ct":"{self.ct}","kid":"{self.kid}","nonce":"{self.nonce}",'
+                    f'"prev":"{self.prev}","seq":{self.seq},"time":"{self.time}",'
+                    f'"type":"{self.type}","v":1}}').encode()
+        return canonical(self.as_dict())
+
     def line(self) -> bytes:
         """A segment line: C(e) followed by a newline."""
-        return canonical(self.as_dict()) + b"\n"
+        return self.canonical() + b"\n"
 
     def record_hash(self) -> bytes:
-        return leaf_hash(canonical(self.as_dict()))
+        return leaf_hash(self.canonical())
 
 
 def parse_line(line: bytes, *, where: str, expected_seq: int | None = None) -> Envelope:
@@ -115,7 +134,7 @@ def parse_line(line: bytes, *, where: str, expected_seq: int | None = None) -> E
         raise IntegrityError(f"line is not JSON: {exc}", expected_seq, where) from None
     if not isinstance(obj, dict):
         raise IntegrityError("line is not a JSON object", expected_seq, where)
-    seq = obj.get("seq") if isinstance(obj.get("seq"), int) else expected_seq
+    seq = obj.get("seq") if type(obj.get("seq")) is int else expected_seq
     if set(obj) != ENVELOPE_MEMBERS:
         raise IntegrityError(f"members are {sorted(obj)}, expected {sorted(ENVELOPE_MEMBERS)}",
                              seq, where)
@@ -131,7 +150,7 @@ def parse_line(line: bytes, *, where: str, expected_seq: int | None = None) -> E
         raise IntegrityError(f"seq is {obj['seq']}, expected {expected_seq}", expected_seq, where)
     if not _HEX64.fullmatch(obj["prev"]):
         raise IntegrityError("prev is not 64 lowercase hex digits", seq, where)
-    if not _TIME.fullmatch(obj["time"]):
+    if not _TIME.fullmatch(obj["time"]) or not _real_time(obj["time"]):
         raise IntegrityError(f"time {obj['time']!r} is not RFC 3339 UTC with Z", seq, where)
     if obj["type"] not in RECORD_TYPES:
         raise IntegrityError(f"unknown record type {obj['type']!r}", seq, where)
@@ -144,9 +163,21 @@ def parse_line(line: bytes, *, where: str, expected_seq: int | None = None) -> E
         raise IntegrityError("nonce or ct is not standard base64", seq, where) from None
     if len(nonce) != 12 or len(ct) < 16:
         raise IntegrityError("nonce is not 12 bytes or ct is shorter than its tag", seq, where)
-    if canonical(obj) != line:
+    try:
+        again = canonical(obj)
+    except UnicodeEncodeError:
+        raise IntegrityError("line holds a string that is not valid Unicode", seq, where) from None
+    if again != line:
         raise IntegrityError("line is not the canonical form of its record", seq, where)
     return Envelope(**obj)
+
+
+def _real_time(value: str) -> bool:
+    try:
+        datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return False
+    return True
 
 
 def hash_hex(h: bytes) -> str:

@@ -65,7 +65,7 @@ class KeysDoc:
 def decode_keys(data: bytes, *, where: str) -> KeysDoc:
     try:
         doc = json.loads(data)
-        if (not isinstance(doc, dict) or doc.get("v") != 1
+        if (not isinstance(doc, dict) or type(doc.get("v")) is not int or doc["v"] != 1
                 or set(doc) != {"v", "kek", "alg", "keys"}
                 or not isinstance(doc["kek"], str) or not isinstance(doc["alg"], str)
                 or not isinstance(doc["keys"], dict)
