@@ -33,7 +33,12 @@ from archiver.log.envelope import Envelope, canonical  # noqa: E402
 from archiver.log.verify import verify_archive  # noqa: E402
 from archiver.wiring import init_archive  # noqa: E402
 
-WORDS = ["poplave", "občina", "družabnih", "cesta", "zaprta", "mvua", "mafuriko", "barabara", "mkutano", "می\u200cخواهیم", "سیل", "شهرداری", "جاده", "flood", "road", "closed", "park", "meeting", "council", "river", "water", "level", "residents", "update", "emergency", "shelter"]
+WORDS = (
+    "poplave", "občina", "družabnih", "cesta", "zaprta", "mvua", "mafuriko", "barabara",
+    "mkutano", "می‌خواهیم", "سیل", "شهرداری", "جاده", "flood", "road", "closed", "park",
+    "meeting", "council", "river", "water", "level", "residents", "update", "emergency",
+    "shelter",
+)
 
 
 def observations(n: int, seed: int) -> list[bytes]:
