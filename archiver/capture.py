@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from archiver.log.crypto import Fingerprinter
-from archiver.log.envelope import canonical, format_time
+from archiver.log.envelope import canonical
 from archiver.records import Observation, parse_time
+from archiver.times import format_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,7 @@ def next_state(state: ItemState | None, *, seq: int, payload: dict[str, Any],
     )
 
 
-_FIXED_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+_FIXED_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
 def normalized_time(value: str) -> str:

@@ -160,17 +160,35 @@ def vkey(obj: _Ctx) -> None:
 
 
 @log_group.command("checkpoint")
+@click.option("--size", type=int, default=None, help="The checkpoint of this tree size.")
 @click.pass_obj
-def log_checkpoint(obj: _Ctx) -> None:
-    """Print the newest signed checkpoint."""
-    from archiver.catalog import db
+def log_checkpoint(obj: _Ctx, size: int | None) -> None:
+    """Print the signed checkpoint of SIZE records (default: the newest)."""
+    from archiver.log.proofs import checkpoint_note
 
-    archive = obj.archive()
-    with archive.catalog.reader() as conn:
-        latest = db.latest_checkpoint(conn)
-    if latest is None:
-        raise NotFound("the log has no checkpoint yet")
-    click.echo(latest[2].decode(), nl=False)
+    click.echo(checkpoint_note(obj.archive().appender, size).decode(), nl=False)
+
+
+@log_group.command("prove")
+@click.argument("seq", type=int)
+@click.option("--size", type=int, default=None, help="Tree size (default: newest checkpoint).")
+@click.pass_obj
+def log_prove(obj: _Ctx, seq: int, size: int | None) -> None:
+    """Print the inclusion proof of record SEQ (ARCHIVE_FORMAT.md JSON)."""
+    from archiver.log.proofs import inclusion_proof
+
+    _emit(inclusion_proof(obj.archive().appender, seq, size))
+
+
+@log_group.command("consistency")
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+@click.pass_obj
+def log_consistency(obj: _Ctx, old: int, new: int) -> None:
+    """Print the consistency proof between tree sizes OLD and NEW."""
+    from archiver.log.proofs import consistency_proof
+
+    _emit(consistency_proof(obj.archive().appender, old, new))
 
 
 @cli.group("config")

@@ -16,8 +16,8 @@ from typing import IO, Any
 from archiver.capture import CONTENT_EVENTS, content_fingerprint, decide, next_state
 from archiver.errors import InvalidObservation
 from archiver.log.appender import Appender
-from archiver.log.envelope import format_time
 from archiver.records import EVENTS, Observation, PendingRecord, parse_observation
+from archiver.times import format_time
 
 
 @dataclass

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from archiver import times
 from archiver.errors import InvalidObservation
 
 EVENTS = ("created", "edited", "deleted", "hidden", "restored", "observed")
@@ -77,12 +78,9 @@ def record_content(text: str | None, media: list[dict[str, Any]]) -> dict[str, A
 def parse_time(value: str, name: str) -> datetime:
     """Parse an RFC 3339 timestamp with an explicit offset; naive times are refused."""
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise InvalidObservation(f"{name} is not an RFC 3339 timestamp: {value!r}") from None
-    if moment.tzinfo is None:
-        raise InvalidObservation(f"{name} has no time zone offset: {value!r}")
-    return moment.astimezone(UTC)
+        return times.parse_time(value)
+    except times.TimeFormatError as exc:
+        raise InvalidObservation(f"{name} {exc}") from None
 
 
 def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None) -> Observation:
@@ -117,13 +115,13 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
             text.encode("utf-8")
         except UnicodeEncodeError:
             raise bad("'text' contains an unpaired surrogate") from None
-    times: dict[str, str | None] = {}
+    stamps: dict[str, str | None] = {}
     for name in ("published_at", "observed_at"):
-        times[name] = None
+        stamps[name] = None
         if obj.get(name) is not None:
             try:
                 # One fixed UTC form, so that times compare as strings everywhere after.
-                times[name] = parse_time(obj[name], name).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                stamps[name] = times.format_time(parse_time(obj[name], name))
             except InvalidObservation as exc:
                 raise bad(exc.reason) from None
     author = obj.get("author")
@@ -134,7 +132,8 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
             raise bad(f"'author' has unknown field(s): {sorted(set(author) - _AUTHOR_KEYS)}")
         if any(v is not None and not isinstance(v, str) for v in author.values()):
             raise bad("'author' fields must be strings")
-    media = obj.get("media") or []
+    media = obj.get("media")
+    media = [] if media is None else media
     if not isinstance(media, list) or not all(isinstance(m, dict) for m in media):
         raise bad("'media' must be a list of objects")
     event = obj.get("event")
@@ -148,8 +147,8 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
         text=text,
         author=author,
         parent_id=obj.get("parent_id"),
-        published_at=times["published_at"],
-        observed_at=times["observed_at"],
+        published_at=stamps["published_at"],
+        observed_at=stamps["observed_at"],
         url=obj.get("url"),
         lang=obj.get("lang"),
         media=media,

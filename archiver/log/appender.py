@@ -38,7 +38,6 @@ from archiver.log.envelope import (
     Envelope,
     canonical,
     checkpoint_key,
-    format_time,
     keys_key,
     leaf_hash,
     parse_range_key,
@@ -54,6 +53,7 @@ from archiver.log.segments import (
 )
 from archiver.records import PendingRecord, record_content
 from archiver.storage import ObjectStore
+from archiver.times import format_time
 
 Clock = Callable[[], datetime]
 _RECORD_COLS = ("seq", "time", "type", "kid", "record_hash", "segment_first", "platform",

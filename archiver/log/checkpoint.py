@@ -27,6 +27,7 @@ from archiver.log.crypto import write_secret_file
 _ALG_ED25519 = b"\x01"
 _SIG_PREFIX = "\u2014 "
 _NAME = re.compile(r"[^\s+]+")
+_SIZE = re.compile(r"0|[1-9][0-9]*")  # decimal, ASCII digits, no leading zeros
 
 
 def _key_hash(name: str, public: bytes) -> bytes:
@@ -123,6 +124,8 @@ class CheckpointVerifier:
                     raise ValueError
                 name, b64 = s[len(_SIG_PREFIX):].split(" ")
                 raw = base64.b64decode(b64, validate=True)
+                if base64.b64encode(raw).decode() != b64:  # one encoding per byte string
+                    raise ValueError
             except (ValueError, UnicodeDecodeError, binascii.Error):
                 raise IntegrityError("malformed signature line", where=where) from None
             if name == self.name and raw[:4] == self.key_hash:
@@ -138,10 +141,10 @@ class CheckpointVerifier:
             raise IntegrityError("note does not end with a newline", where=where)
         try:
             origin, size_s, root_b64, *rest = text.decode().split("\n")
-            if rest != [""] or not size_s.isdigit() or (size_s != "0" and size_s[0] == "0"):
+            if rest != [""] or not _SIZE.fullmatch(size_s):
                 raise ValueError
             root = base64.b64decode(root_b64, validate=True)
-            if len(root) != 32:
+            if len(root) != 32 or base64.b64encode(root).decode() != root_b64:
                 raise ValueError
         except (ValueError, UnicodeDecodeError, binascii.Error):
             raise IntegrityError("malformed checkpoint text", where=where) from None

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from archiver.errors import IntegrityError
@@ -34,11 +34,6 @@ def canonical(obj: Any) -> bytes:
 def leaf_hash(canonical_bytes: bytes) -> bytes:
     """H(e) = SHA-256(0x00 || C(e)); also the RFC 6962 leaf hash of the record."""
     return hashlib.sha256(b"\x00" + canonical_bytes).digest()
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 UTC with microseconds and `Z`, e.g. 2026-11-21T20:51:55.123456Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def segment_key(first: int, last: int) -> str:

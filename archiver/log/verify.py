@@ -11,6 +11,7 @@ The raising form names the first bad seq and why; `ok` is the boolean form.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,9 @@ class VerifyReport:
             raise self.failures[0]
 
 
+_CHECKPOINT_NAME = re.compile(r"checkpoints/[0-9]{12}")
+
+
 class _Roots:
     """Roots of every prefix asked for, from one pass over the leaves (stack of subtrees)."""
 
@@ -104,7 +108,7 @@ def verify_archive(appender: Appender, *, decrypt: bool = True,
             segments[rng[1]] = (rng[2], name)
         elif rng and rng[0] == "keys":
             key_objects.add(name)
-        elif name.startswith("checkpoints/") and name[12:].isdigit() and len(name) == 24:
+        elif _CHECKPOINT_NAME.fullmatch(name):
             checkpoints[int(name[12:])] = name
         elif name == LATEST_CHECKPOINT_KEY:
             pass
