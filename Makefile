@@ -7,7 +7,7 @@ export ARCHIVER_HOME ?= $(CURDIR)/var
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test bench lint install demo verify clean
+.PHONY: run test test-deps bench lint install demo verify clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,17 @@ verify: $(STAMP)
 
 # SeaweedFS (S3 + Object Lock) is started and stopped by the test session itself
 # (tests/fixtures/seaweed.py); PostgreSQL is the server at 127.0.0.1:5432.
-test: $(STAMP)
+test: $(STAMP) test-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+# Go's own transparency-log library (golang.org/x/mod/sumdb) checks our proofs in the
+# interop tests; both come from Debian's packages.
+test-deps:
+	@command -v go >/dev/null 2>&1 && test -d /usr/share/gocode/src/golang.org/x/mod/sumdb || { \
+	  echo "installing golang-go and golang-golang-x-mod-dev (interop verifier)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    golang-go golang-golang-x-mod-dev >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

@@ -136,6 +136,25 @@ def show(obj: _Ctx, seq: int) -> None:
     _emit(read_record(obj.archive().appender, seq).as_dict())
 
 
+@cli.command("audit-log")
+@click.option("--since", default=None, help="Only records captured at or after this time.")
+@click.pass_obj
+def audit_log(obj: _Ctx, since: str | None) -> None:
+    """List the log's `system` records (the archive's legal history), decrypted, as JSON lines."""
+    from archiver.log.reader import system_records
+    from archiver.times import TimeFormatError, format_time, parse_time
+
+    try:
+        bound = format_time(parse_time(since)) if since else None
+    except TimeFormatError as exc:
+        raise InvalidRequest(f"--since {exc}") from None
+    for rec in system_records(obj.archive().appender, since=bound):
+        payload = rec.payload or {}
+        _emit({"seq": rec.envelope.seq, "time": rec.envelope.time,
+               "action": payload.get("action"), "actor": payload.get("actor"),
+               "details": payload.get("details"), "destroyed": rec.payload is None})
+
+
 @cli.command()
 @click.pass_obj
 def rebuild(obj: _Ctx) -> None:
@@ -189,6 +208,38 @@ def log_consistency(obj: _Ctx, old: int, new: int) -> None:
     from archiver.log.proofs import consistency_proof
 
     _emit(consistency_proof(obj.archive().appender, old, new))
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Key custody: KEK rotation."""
+
+
+@keys_group.command("rotate-kek")
+@click.option("--actor", default="archiver keys rotate-kek", help="Who rotates (for the log).")
+@click.option("--destroy-old", is_flag=True,
+              help="Delete the retired KEK file once every key is re-wrapped and verified.")
+@click.pass_obj
+def rotate_kek_cmd(obj: _Ctx, actor: str, destroy_old: bool) -> None:
+    """Re-wrap every data key under a new KEK (segments are not rewritten)."""
+    from archiver.log.rotation import rotate_kek
+    from archiver.log.verify import verify_archive
+
+    archive = obj.archive()
+    result = rotate_kek(archive.appender, archive.settings.kek_path, actor)
+    report = verify_archive(archive.appender)
+    out = {"rotated": True, "from": result.old_kek, "to": result.new_kek,
+           "key_objects": result.key_objects, "keys": result.keys, "system_record": result.seq,
+           "verified": report.ok}
+    retired = archive.settings.kek_path.parent / "retired" / f"{result.old_kek}.json"
+    if destroy_old and report.ok:
+        retired.unlink()
+        out["retired_kek"] = "destroyed"
+    else:
+        out["retired_kek"] = str(retired)
+    _emit(out)
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
 
 
 @cli.group("config")

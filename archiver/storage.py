@@ -90,6 +90,10 @@ class ObjectStore(Protocol):
         """Every key starting with `prefix`, sorted ascending, however many there are."""
         ...
 
+    def replace(self, key: str, data: bytes) -> None:
+        """Write `data` as the only version of `key` (older versions purged): key objects."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove the object and every older version; `ObjectLocked` if retention forbids it."""
         ...
@@ -247,6 +251,10 @@ class FilesystemStore:
             for name in filenames:
                 if not name.startswith(_TEMP_PREFIX):
                     yield base + name
+
+    def replace(self, key: str, data: bytes) -> None:
+        """Overwrite atomically; a filesystem keeps no older versions to purge."""
+        self.put(key, data)
 
     def delete(self, key: str) -> None:
         """Remove the file (there are no older versions); a missing key is not an error."""
@@ -476,6 +484,25 @@ class S3Store:
         if until is not None and until > _now():
             return f"{head.get('ObjectLockMode', 'retention')} retention until {until.isoformat()}"
         return None
+
+    def replace(self, key: str, data: bytes) -> None:
+        """PUT a new current version, then delete every older version of the key.
+
+        For key objects rewritten at rotation or disposition: the superseded versions hold
+        wrapped keys that must not stay readable (ARCHIVE_FORMAT.md, "Wrapped data keys").
+        """
+        self.put(key, data)
+        full = self._full(key)
+        try:
+            paginator = self.client().get_paginator("list_object_versions")
+            old = [item["VersionId"]
+                   for page in paginator.paginate(Bucket=self.bucket, Prefix=full)
+                   for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                   if item["Key"] == full and not item.get("IsLatest")]
+            for version_id in old:
+                self.client().delete_object(Bucket=self.bucket, Key=full, VersionId=version_id)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._unavailable("purge older versions of", key, exc) from exc
 
     def delete(self, key: str) -> None:
         """Purge the key: delete every version and delete marker by VersionId.

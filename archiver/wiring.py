@@ -11,7 +11,7 @@ from archiver.errors import ConfigError
 from archiver.ingest import Ingestor
 from archiver.log.appender import Appender, LogParts
 from archiver.log.checkpoint import CheckpointSigner
-from archiver.log.crypto import Fingerprinter, LocalKek
+from archiver.log.crypto import Fingerprinter, KekRing, LocalKek
 from archiver.storage import FilesystemStore, ObjectStore, S3Store, ensure_bucket
 
 
@@ -50,7 +50,7 @@ def open_archive(settings: Settings, *, recover: bool = True) -> Archive:
     parts = LogParts(
         store=build_store(settings),
         catalog=Catalog(settings.catalog_url),
-        kek=LocalKek.load(settings.kek_path),
+        kek=KekRing.load(settings.kek_path),
         signer=CheckpointSigner.load(settings.signing_key_path),
         fingerprinter=Fingerprinter.load(settings.fingerprint_key_path),
         segment_max_records=settings.log.segment_max_records,

@@ -290,15 +290,17 @@ class Appender:
                parsed: Sequence[ParsedRecord], kdoc: KeysDoc) -> None:
         """Put a verified segment into the catalog: used by adoption and `archiver rebuild`."""
         records = [SealedRecord(r.envelope, r.line, r.hash,
-                                self.decrypt(r.envelope, kdoc.keys.get(r.envelope.kid)))
+                                self.decrypt(r.envelope, kdoc.keys.get(r.envelope.kid),
+                                             kdoc.kek))
                    for r in parsed]
         self._commit_segment(ws, first, last, data, records, kdoc.keys, kdoc.kek)
 
-    def decrypt(self, env: Envelope, wrapped: str | None) -> dict[str, Any] | None:
+    def decrypt(self, env: Envelope, wrapped: str | None,
+                kek_id: str | None = None) -> dict[str, Any] | None:
         """The payload of a record, or None when its data key has been destroyed."""
         if wrapped is None:
             return None
-        data_key = self.p.kek.unwrap(env.kid, wrapped)
+        data_key = self.p.kek.unwrap(env.kid, wrapped, kek_id)
         plain = open_sealed(data_key, env.nonce, env.ct, env.associated_data(), seq=env.seq)
         return json.loads(plain)
 

@@ -37,7 +37,7 @@ class KeyEncryptionKey(Protocol):
 
     def wrap(self, kid: str, data_key: bytes) -> str: ...
 
-    def unwrap(self, kid: str, wrapped: str) -> bytes: ...
+    def unwrap(self, kid: str, wrapped: str, kek_id: str | None = None) -> bytes: ...
 
 
 class LocalKek:
@@ -72,7 +72,9 @@ class LocalKek:
         nonce = os.urandom(12)
         return base64.b64encode(nonce + self._aead.encrypt(nonce, data_key, kid.encode())).decode()
 
-    def unwrap(self, kid: str, wrapped: str) -> bytes:
+    def unwrap(self, kid: str, wrapped: str, kek_id: str | None = None) -> bytes:
+        if kek_id is not None and kek_id != self.kek_id:
+            raise KeyUnavailable(f"data key {kid} is wrapped by KEK {kek_id}, not {self.kek_id}")
         try:
             raw = base64.b64decode(wrapped, validate=True)
             return self._aead.decrypt(raw[:12], raw[12:], kid.encode())
@@ -81,10 +83,54 @@ class LocalKek:
                 from None
 
 
+class KekRing:
+    """The current KEK (wraps new keys) and the others still needed to unwrap old ones.
+
+    Rotation re-wraps every data key under a new KEK; until it has finished, some key
+    objects name the old KEK and some the new one, so unwrapping picks by the KEK id
+    recorded with the wrapped key. Files: kek.json (current), kek.next.json (a rotation
+    under way), retired/<id>.json (kept only until the operator destroys them).
+    """
+
+    def __init__(self, current: LocalKek, others: list[LocalKek] | None = None) -> None:
+        self.current = current
+        self.by_id = {k.kek_id: k for k in [*(others or []), current]}
+
+    @property
+    def kek_id(self) -> str:
+        return self.current.kek_id
+
+    @property
+    def alg(self) -> str:
+        return self.current.alg
+
+    @classmethod
+    def load(cls, kek_path: Path) -> KekRing:
+        current = LocalKek.load(kek_path)
+        others = [LocalKek.load(p) for p in sorted(kek_path.parent.glob("retired/*.json"))]
+        nxt = kek_path.with_name("kek.next.json")
+        if nxt.exists():
+            others.append(LocalKek.load(nxt))
+        return cls(current, others)
+
+    def wrap(self, kid: str, data_key: bytes) -> str:
+        return self.current.wrap(kid, data_key)
+
+    def unwrap(self, kid: str, wrapped: str, kek_id: str | None = None) -> bytes:
+        kek = self.by_id.get(kek_id or self.current.kek_id)
+        if kek is None:
+            raise KeyUnavailable(f"data key {kid} is wrapped by KEK {kek_id}, which this "
+                                 f"archive does not hold")
+        return kek.unwrap(kid, wrapped)
+
+
 def write_secret_file(path: Path, text: str) -> None:
     """Create a secret file readable by its owner only; refuses to overwrite one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ConfigError(f"{path} exists already; refusing to overwrite a key") from None
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
         fh.flush()

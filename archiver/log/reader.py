@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +35,8 @@ def read_record(appender: Appender, seq: int) -> ReadRecord:
             raise NotFound(f"no record with seq {seq}")
         seg = conn.execute(select(t.segments.c.last)
                            .where(t.segments.c.first == row.segment_first)).scalar_one()
-        wrapped = conn.execute(select(t.data_keys.c.wrapped)
-                               .where(t.data_keys.c.kid == row.kid)).scalar()
+        data_key = conn.execute(select(t.data_keys.c.wrapped, t.data_keys.c.kek)
+                           .where(t.data_keys.c.kid == row.kid)).first()
     key = segment_key(row.segment_first, seg)
     lines = appender.p.store.get(key).split(b"\n")
     index = seq - row.segment_first
@@ -44,4 +45,17 @@ def read_record(appender: Appender, seq: int) -> ReadRecord:
     env = parse_line(lines[index], where=key, expected_seq=seq)
     if env.record_hash() != row.record_hash:
         raise IntegrityError("record hash differs from the catalog's", seq, key)
-    return ReadRecord(env, row.record_hash.hex(), appender.decrypt(env, wrapped))
+    payload = (None if data_key is None
+               else appender.decrypt(env, data_key.wrapped, data_key.kek))
+    return ReadRecord(env, row.record_hash.hex(), payload)
+
+
+def system_records(appender: Appender, *, since: str | None = None) -> Iterator[ReadRecord]:
+    """Every `system` record in seq order (optionally from a capture time on), decrypted."""
+    q = select(t.records.c.seq).where(t.records.c.type == "system").order_by(t.records.c.seq)
+    if since is not None:
+        q = q.where(t.records.c.time >= since)
+    with appender.p.catalog.reader() as conn:
+        seqs = [row.seq for row in conn.execute(q)]
+    for seq in seqs:
+        yield read_record(appender, seq)

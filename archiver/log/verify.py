@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from archiver.catalog import db
 from archiver.catalog import schema as t
 from archiver.errors import ArchiveError, IntegrityError
 from archiver.log import merkle
@@ -155,7 +156,7 @@ def verify_archive(appender: Appender, *, decrypt: bool = True,
                                              env.seq, kname)
                     report.destroyed += 1
                 elif decrypt:
-                    plain = appender.decrypt(env, wrapped)
+                    plain = appender.decrypt(env, wrapped, kdoc.kek)
                     if not isinstance(plain, dict):
                         raise IntegrityError("payload is not a JSON object", env.seq, name)
                     report.decrypted += 1
@@ -194,12 +195,31 @@ def verify_archive(appender: Appender, *, decrypt: bool = True,
     return report
 
 
+def _verify_consistency_chain(appender: Appender, report: VerifyReport,
+                              signed: list[tuple[int, bytes, str]]) -> None:
+    """Each checkpoint is provably consistent with the one before (RFC 6962 2.1.2 proofs
+    served from the catalog's stored hashes, checked against the two signed roots)."""
+    with appender.p.catalog.reader() as conn:
+        read = lambda ix: db.read_tree_hashes(conn, ix)  # noqa: E731
+        for (old, old_root, _), (new, new_root, name) in zip(signed, signed[1:], strict=False):
+            try:
+                proof = merkle.prove_consistency(old, new, read)
+            except LookupError:
+                report.failures.append(IntegrityError(
+                    f"the catalog lacks the tree hashes to prove {old} -> {new}", where=name))
+                return
+            if not merkle.verify_consistency(old, new, old_root, new_root, proof):
+                report.failures.append(IntegrityError(
+                    f"checkpoint is not consistent with the checkpoint of {old}", where=name))
+
+
 def _verify_checkpoints(appender: Appender, report: VerifyReport, checkpoints: dict[int, str],
                         roots: dict[int, bytes], catalog_cps: set[int]) -> None:
     store = appender.p.store
     fail = report.failures.append
     verifier = appender.p.signer.verifier()
     newest: bytes | None = None
+    signed: list[tuple[int, bytes, str]] = []
     for size in sorted(checkpoints):
         name = checkpoints[size]
         try:
@@ -224,6 +244,8 @@ def _verify_checkpoints(appender: Appender, report: VerifyReport, checkpoints: d
             continue
         report.checkpoints += 1
         newest = note
+        signed.append((size, cp.root, name))
+    _verify_consistency_chain(appender, report, signed)
     for size in sorted(catalog_cps - set(checkpoints)):
         fail(IntegrityError("checkpoint in the catalog is missing from the store",
                             where=checkpoint_key(size)))
