@@ -64,7 +64,7 @@ class Ingestor:
     """Turns observations into archived events through one Appender."""
 
     def __init__(self, appender: Appender, *, backfill_after: timedelta,
-                 chunk_size: int = 2000) -> None:
+                 chunk_size: int = 5000) -> None:
         self.appender = appender
         self.backfill_after = backfill_after
         self.chunk_size = chunk_size

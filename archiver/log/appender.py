@@ -18,6 +18,7 @@ import base64
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -110,6 +111,39 @@ class WriteSession:
         self.touched: dict[tuple[str, str], str] = {}
         self.dirty: set[tuple[str, str]] = set()
         self.result = AppendResult()
+        self._puts: list[Future[None]] = []
+        self._uploader: ThreadPoolExecutor | None = None
+
+    def put_in_order(self, writes: list[tuple[str, bytes, bool]]) -> None:
+        """Queue object writes on one worker thread: they happen in the order given, while
+        the caller seals the next segment; `wait_for_puts` must succeed before the commit."""
+        if self._uploader is None:
+            self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-put")
+        store = self._a.p.store
+
+        def run() -> None:
+            for key, data, lock in writes:
+                store.put(key, data, lock=lock)
+
+        previous = self._puts[-1] if self._puts else None
+
+        def after_previous() -> None:
+            if previous is not None:
+                previous.result()  # a failed earlier segment stops every later one
+            run()
+
+        self._puts.append(self._uploader.submit(after_previous))
+
+    def wait_for_puts(self) -> None:
+        """Every queued object is durable on the store, or the first failure is raised."""
+        try:
+            for f in self._puts:
+                f.result()
+        finally:
+            self._puts.clear()
+            if self._uploader is not None:
+                self._uploader.shutdown(wait=True)
+                self._uploader = None
 
     def load_items(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ItemState]:
         """Load the catalog state of these items (one query per 500, cached for the session)."""
@@ -144,7 +178,10 @@ class Appender:
         with self.p.catalog.writer() as conn:
             self._reconcile(conn)
             ws = WriteSession(self, conn)
-            yield ws
+            try:
+                yield ws
+            finally:
+                ws.wait_for_puts()  # objects durable before the catalog may commit
             self._flush_touches(ws)
         if ws.result.seqs:
             self.checkpoint()
@@ -199,10 +236,13 @@ class Appender:
             sealed.append(SealedRecord(env, line, h, rec.payload, rec.fingerprint))
             wrapped[kid] = self.p.kek.wrap(kid, data_key)
         segment = b"".join(s.line + b"\n" for s in sealed)
-        # Key object first: a segment must never exist without the keys to read it.
-        self.p.store.put(keys_key(first, last), encode_keys(self.p.kek.kek_id, self.p.kek.alg,
-                                                            wrapped))
-        self.p.store.put(segment_key(first, last), segment, lock=True)
+        # Key object first: a segment must never exist without the keys to read it. The
+        # catalog rows go into the open transaction meanwhile; it commits after the PUTs.
+        ws.put_in_order([
+            (keys_key(first, last), encode_keys(self.p.kek.kek_id, self.p.kek.alg, wrapped),
+             False),
+            (segment_key(first, last), segment, True),
+        ])
         self._commit_segment(ws, first, last, segment, sealed, wrapped, self.p.kek.kek_id)
         return list(range(first, last + 1))
 
