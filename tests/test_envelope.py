@@ -20,6 +20,7 @@ from archiver.errors import IntegrityError
 from archiver.log.envelope import (
     ZERO_HASH,
     Envelope,
+    associated_data_of_line,
     canonical,
     checkpoint_key,
     keys_key,
@@ -474,3 +475,18 @@ def test_parse_range_key_rejects_names_outside_the_format(key: str) -> None:
 
 def test_parse_range_key_rejects_non_ascii_digits() -> None:
     assert parse_range_key("log/۰۰۰۰۰۰۰۰۰۰۰۱-۰۰۰۰۰۰۰۰۰۰۲۳.jsonl") is None
+
+
+@given(seq=st.integers(min_value=0, max_value=2**53), ct=st.binary(min_size=16, max_size=200),
+       nonce=st.binary(min_size=12, max_size=12), kind=st.sampled_from(["capture", "system"]))
+def test_associated_data_cut_from_a_line_equals_the_envelope_without_ct(
+        seq: int, ct: bytes, nonce: bytes, kind: str) -> None:
+    env = Envelope(seq=seq, prev="0" * 64, time="2026-11-21T20:51:55.123456Z", type=kind,
+                   kid="ab" * 16, nonce=base64.b64encode(nonce).decode(),
+                   ct=base64.b64encode(ct).decode())
+    line = env.canonical()
+    assert line == canonical(env.as_dict())
+    assert associated_data_of_line(line, env.ct) == env.associated_data()
+    without_ct = env.as_dict()
+    del without_ct["ct"]
+    assert env.associated_data() == canonical(without_ct)

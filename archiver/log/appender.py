@@ -338,11 +338,17 @@ class Appender:
     def decrypt(self, env: Envelope, wrapped: str | None,
                 kek_id: str | None = None) -> dict[str, Any] | None:
         """The payload of a record, or None when its data key has been destroyed."""
+        plain = self.decrypt_bytes(env, wrapped, kek_id)
+        return None if plain is None else json.loads(plain)
+
+    def decrypt_bytes(self, env: Envelope, wrapped: str | None, kek_id: str | None = None,
+                      associated_data: bytes | None = None) -> bytes | None:
+        """The canonical payload bytes; AES-GCM's tag proves them intact and in place."""
         if wrapped is None:
             return None
         data_key = self.p.kek.unwrap(env.kid, wrapped, kek_id)
-        plain = open_sealed(data_key, env.nonce, env.ct, env.associated_data(), seq=env.seq)
-        return json.loads(plain)
+        ad = env.associated_data() if associated_data is None else associated_data
+        return open_sealed(data_key, env.nonce, env.ct, ad, seq=env.seq)
 
     # -- checkpoints --------------------------------------------------------------------
 

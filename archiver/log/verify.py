@@ -23,7 +23,13 @@ from archiver.catalog import schema as t
 from archiver.errors import ArchiveError, IntegrityError
 from archiver.log import merkle
 from archiver.log.appender import Appender
-from archiver.log.envelope import LATEST_CHECKPOINT_KEY, checkpoint_key, keys_key, parse_range_key
+from archiver.log.envelope import (
+    LATEST_CHECKPOINT_KEY,
+    associated_data_of_line,
+    checkpoint_key,
+    keys_key,
+    parse_range_key,
+)
 from archiver.log.segments import decode_keys, iter_segment
 
 
@@ -156,8 +162,9 @@ def verify_archive(appender: Appender, *, decrypt: bool = True,
                                              env.seq, kname)
                     report.destroyed += 1
                 elif decrypt:
-                    plain = appender.decrypt(env, wrapped, kdoc.kek)
-                    if not isinstance(plain, dict):
+                    plain = appender.decrypt_bytes(
+                        env, wrapped, kdoc.kek, associated_data_of_line(rec.line, env.ct))
+                    if not plain.startswith(b"{"):
                         raise IntegrityError("payload is not a JSON object", env.seq, name)
                     report.decrypted += 1
                 roots.add(rec.hash)
