@@ -188,6 +188,15 @@ def log_checkpoint(obj: _Ctx, size: int | None) -> None:
     click.echo(checkpoint_note(obj.archive().appender, size).decode(), nl=False)
 
 
+@log_group.command("checkpoints")
+@click.pass_obj
+def log_checkpoints(obj: _Ctx) -> None:
+    """List the tree sizes that have a signed checkpoint."""
+    from archiver.log.proofs import checkpoint_sizes
+
+    _emit(checkpoint_sizes(obj.archive().appender))
+
+
 @log_group.command("prove")
 @click.argument("seq", type=int)
 @click.option("--size", type=int, default=None, help="Tree size (default: newest checkpoint).")
@@ -275,6 +284,10 @@ def demo(obj: _Ctx, reset: bool) -> None:
         o for _, o in read_jsonl(io.BytesIO(data), max_text_bytes=100_000,
                                  max_line_bytes=1_000_000))
     _emit(summary.as_dict())
+
+
+from archiver.api.commands import register as _register_api_commands  # noqa: E402, I001
+_register_api_commands(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

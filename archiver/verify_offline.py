@@ -18,7 +18,7 @@ Specifications implemented, each cited where it is used:
 
 Usage::
 
-    archiver-verify store DIR --vkey FILE
+    archiver-verify store DIR_OR_S3_URL --vkey FILE [--endpoint-url URL] [--region REGION]
     archiver-verify record RECORD.json PROOF.json CHECKPOINT --vkey FILE
     archiver-verify consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF.json --vkey FILE
 
@@ -27,7 +27,17 @@ Output is one line per finding: ``OK <where>: ...``, ``INFO <where>: ...``,
 object key (and line and seq) and ``<reason>`` says what was expected and what was
 found. The last line is a JSON summary. Exit status: 0 when everything verified,
 1 when something failed verification, 2 for a usage error or an input file that
-cannot be parsed at all (the message names the file and why).
+cannot be parsed at all (the message names the file and why), or a store that
+cannot be read at all (endpoint, bucket and reason named; never a secret).
+
+A store is a directory (the object keys as relative paths) or ``s3://BUCKET[/PREFIX]``,
+read with a small S3 client in this file (path-style GET only: ListObjectsV2 and
+GetObject, signed with AWS Signature Version 4). The endpoint comes from
+``--endpoint-url``, else ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``, else AWS;
+the region from ``--region``, else ``AWS_REGION`` or ``AWS_DEFAULT_REGION``, else
+us-east-1; credentials from ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and
+optionally ``AWS_SESSION_TOKEN``. Without credentials requests go unsigned (a public
+bucket). The same checks run over both kinds of store, one object in memory at a time.
 
 What cannot be checked offline: the AES-256-GCM ciphertexts (``ct``) and the
 wrapped data keys need the key-encryption key; media blobs are not linked to a
@@ -39,15 +49,22 @@ from __future__ import annotations
 import argparse
 import binascii
 import hashlib
+import hmac
+import http.client
 import json
 import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -56,11 +73,16 @@ __all__ = [
     "EMPTY_ROOT",
     "CompactRange",
     "ConsistencyProof",
+    "DirectorySource",
     "InclusionProof",
     "MalformedInput",
     "Note",
     "NoteSignature",
+    "ObjectSource",
     "Report",
+    "S3Credentials",
+    "S3Source",
+    "StoreUnavailable",
     "VerificationError",
     "VerifierKey",
     "b64decode_strict",
@@ -76,9 +98,11 @@ __all__ = [
     "parse_inclusion_proof",
     "parse_keys_object",
     "parse_note",
+    "parse_s3_url",
     "parse_vkey",
     "record_hash",
     "root_from_inclusion_proof",
+    "sigv4_authorization",
     "roots_from_consistency_proof",
     "verify_consistency",
     "verify_inclusion",
@@ -959,11 +983,432 @@ def _read_limited(path: Path, limit: int, where: str) -> bytes:
     return data
 
 
-class _StoreVerifier:
-    """Walks one filesystem store; the checks themselves are the pure functions above."""
+# --------------------------------------------------------------------------- object sources
 
-    def __init__(self, root: Path, vkey: VerifierKey, report: Report) -> None:
+
+class StoreUnavailable(Exception):
+    """The store as a whole cannot be read: the endpoint does not answer, the bucket
+    does not exist, access is denied, a transfer was cut short. Nothing can then be
+    said about the archive, so this is exit status 2, never a FAIL (and deliberately
+    not a ``VerificationError``, which the checks catch)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class ObjectSource(Protocol):
+    """Where a store's objects are: a directory, or an S3 bucket under a prefix. Keys
+    are relative to the store root (``log/...``, ``checkpoint``), as in ARCHIVE_FORMAT
+    "Objects". A problem with one object raises ``OSError`` (a FAIL naming it); a
+    problem with the whole store raises ``StoreUnavailable``."""
+
+    def keys(self, report: Report, ignored: list[str]) -> Iterable[str]:
+        """Every object key, once each; keys the source skips are added to ``ignored``."""
+        ...
+
+    def read(self, key: str, limit: int) -> bytes:
+        """The whole object; ``MalformedInput`` if it is larger than ``limit`` bytes."""
+        ...
+
+    def lines(self, key: str) -> Iterable[bytes]:
+        """The object's lines, each with its ``\\n`` (the last perhaps without), streamed."""
+        ...
+
+
+class DirectorySource:
+    """A filesystem store: object keys are the paths relative to ``root``. Names that
+    start with "." are the filesystem backend's temporary files and are skipped;
+    symbolic links and special files are no stored objects (a FAIL each)."""
+
+    def __init__(self, root: Path) -> None:
         self.root = root
+
+    def keys(self, report: Report, ignored: list[str]) -> Iterator[str]:
+        def unreadable(error: OSError) -> None:
+            where = os.path.relpath(error.filename or self.root, self.root).replace(os.sep, "/")
+            report.fail(where, f"cannot list: {error.strerror or error}")
+
+        for dirpath, dirnames, filenames in os.walk(self.root, onerror=unreadable):
+            rel_dir = os.path.relpath(dirpath, self.root)
+            prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+            kept = []
+            for d in sorted(dirnames):
+                if d.startswith("."):
+                    ignored.append(prefix + d + "/")
+                elif os.path.islink(os.path.join(dirpath, d)):
+                    report.fail(
+                        prefix + d, "unexpected object: a symbolic link, not part of the format"
+                    )
+                else:
+                    kept.append(d)
+            dirnames[:] = kept
+            for name in sorted(filenames):
+                key = prefix + name
+                if name.startswith("."):
+                    ignored.append(key)
+                    continue
+                mode = os.lstat(os.path.join(dirpath, name)).st_mode
+                if not stat.S_ISREG(mode):  # a symlink, FIFO or device is no stored object
+                    kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+                    report.fail(key, f"unexpected object: {kind}, not part of the format")
+                    continue
+                yield key
+
+    def read(self, key: str, limit: int) -> bytes:
+        return _read_limited(self.root / key, limit, key)
+
+    def lines(self, key: str) -> Iterator[bytes]:
+        with open(self.root / key, "rb") as f:
+            yield from f
+
+
+# --------------------------------------------------------------------------- S3, read-only
+
+S3_TIMEOUT = 60.0  # seconds without a byte before a request is abandoned
+S3_ATTEMPTS = 3  # tries of a request answered 500, 502, 503 (SlowDown) or 504
+MAX_LISTING_PAGE = 16 << 20  # one ListObjectsV2 page of at most 1000 keys is far smaller
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()  # x-amz-content-sha256 of a GET
+_BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """Static AWS credentials. ``repr`` shows neither the secret nor the token, and
+    neither ever appears in a message: only HMACs made with the secret leave."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> S3Credentials | None:
+        """AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN;
+        ``None`` when neither key is set (requests are then sent unsigned)."""
+        key_id = env.get("AWS_ACCESS_KEY_ID", "")
+        secret = env.get("AWS_SECRET_ACCESS_KEY", "")
+        if not key_id and not secret:
+            return None
+        if not key_id or not secret:
+            given, missing = (
+                ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+                if key_id
+                else ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
+            )
+            raise MalformedInput("credentials", f"{given} is set but {missing} is not")
+        return cls(key_id, secret, env.get("AWS_SESSION_TOKEN", ""))
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the secret and the token blanked, whatever a server echoes."""
+        for secret in (self.secret_access_key, self.session_token):
+            if secret:
+                text = text.replace(secret, "********")
+        return text
+
+
+def _uri_encode(text: str, safe: str = "") -> str:
+    """SigV4 UriEncode: every byte of the UTF-8 form except A-Z a-z 0-9 - _ . ~ (and
+    ``safe``) as %XY with upper-case hex."""
+    return urllib.parse.quote(text, safe=safe)
+
+
+def sigv4_authorization(
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    region: str,
+    credentials: S3Credentials,
+    service: str = "s3",
+) -> str:
+    """The ``Authorization`` header of AWS Signature Version 4 (AWS IAM User Guide,
+    "Create a signed AWS API request"; Amazon S3 API, "Signature Calculations for the
+    Authorization Header"), for a request with an empty body.
+
+    ``path`` is the URI-encoded path and ``query`` the canonical query string (pairs
+    URI-encoded, sorted, joined by "&"), both exactly as sent; ``headers`` are the
+    headers to sign and include ``host``, ``x-amz-date`` (``YYYYMMDDTHHMMSSZ``) and
+    ``x-amz-content-sha256``.
+    """
+    canonical = sorted((k.lower(), " ".join(v.split())) for k, v in headers.items())
+    named = dict(canonical)
+    signed_headers = ";".join(k for k, _ in canonical)
+    canonical_request = "\n".join(
+        [
+            method,
+            path,
+            query,
+            "".join(f"{k}:{v}\n" for k, v in canonical),
+            signed_headers,
+            named["x-amz-content-sha256"],
+        ]
+    )
+    amz_date = named["x-amz-date"]
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    string_to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", amz_date, scope, _sha256(canonical_request.encode()).hexdigest()]
+    )
+    key = ("AWS4" + credentials.secret_access_key).encode()
+    for part in (amz_date[:8], region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return (
+        f"AWS4-HMAC-SHA256 Credential={credentials.access_key_id}/{scope},"
+        f"SignedHeaders={signed_headers},Signature={signature}"
+    )
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://BUCKET[/PREFIX]`` -> (bucket, prefix without surrounding slashes)."""
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not _BUCKET_NAME.fullmatch(bucket):
+        raise MalformedInput(url, "expected s3://BUCKET[/PREFIX] with a valid bucket name")
+    return bucket, prefix.strip("/")
+
+
+class _S3Error(Exception):
+    """An S3 error answer: HTTP status and the ``Code`` and ``Message`` of its XML body."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}".rstrip(": "))
+        self.status = status
+        self.code = code
+
+    @classmethod
+    def from_http_error(cls, error: urllib.error.HTTPError) -> _S3Error:
+        code, message = "", str(error.reason or "")
+        try:
+            body = error.read(1 << 16)
+            fields = {_local_name(e.tag): (e.text or "").strip() for e in ET.fromstring(body)}
+            code, message = fields.get("Code", code), fields.get("Message", message)
+        except (OSError, http.client.HTTPException, ET.ParseError, TypeError):
+            pass  # no readable XML body (a HEAD-like answer, a proxy's HTML page)
+        finally:
+            error.close()
+        return cls(error.code, code, message[:300])
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 3xx is reported (e.g. PermanentRedirect: wrong region), not followed
+
+
+def _local_name(tag: str) -> str:
+    return tag.rpartition("}")[2]  # "{http://s3.amazonaws.com/doc/2006-03-01/}Key" -> "Key"
+
+
+class S3Source:
+    """A store in an S3 bucket under a key prefix, read through the S3 REST API with
+    path-style URLs (``<endpoint>/<bucket>/<prefix>/<key>``) and nothing but GET:
+    ListObjectsV2, paged with continuation tokens, and GetObject, streamed. Requests
+    are signed with AWS Signature Version 4 when credentials are given, and sent
+    unsigned otherwise (public buckets)."""
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        bucket: str,
+        prefix: str = "",
+        region: str = "us-east-1",
+        credentials: S3Credentials | None = None,
+        timeout: float = S3_TIMEOUT,
+    ) -> None:
+        url = urllib.parse.urlsplit(endpoint_url)
+        if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+            raise MalformedInput(
+                "endpoint", f"expected http(s)://HOST[:PORT], found {endpoint_url!r}"
+            )
+        if "@" in url.netloc:
+            raise MalformedInput("endpoint", "no user or password in the endpoint URL, please")
+        host = url.netloc.lower()
+        host = host.removesuffix(":443" if url.scheme == "https" else ":80")  # as sent by default
+        self.origin = f"{url.scheme}://{host}"
+        self.host = host
+        self.base_path = url.path.rstrip("/")  # a gateway may serve S3 below a path
+        self.endpoint = self.origin + self.base_path
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.region = region
+        self.credentials = credentials
+        self.timeout = timeout
+        self.where = f"s3://{bucket}/{self.prefix}".rstrip("/") + f" at {self.endpoint}"
+        self._opener = urllib.request.build_opener(_NoRedirects)
+
+    def __repr__(self) -> str:
+        return f"S3Source({self.where!r})"
+
+    # -- the three operations of an ObjectSource
+
+    def keys(self, report: Report, ignored: list[str]) -> Iterator[str]:
+        """ListObjectsV2 under the prefix, page after page, yielding keys relative to
+        the prefix. Zero-byte keys ending in "/" are folder markers (consoles create
+        them) and are skipped. No object at all is an error: a misspelt prefix."""
+        token: str | None = None
+        listed = pages = 0
+        while True:
+            query = [("list-type", "2"), ("prefix", self.prefix), ("encoding-type", "url")]
+            if token is not None:
+                query.append(("continuation-token", token))
+            contents, truncated, next_token = self._list_page(query)
+            pages += 1
+            for full_key, size in contents:
+                listed += 1
+                if not full_key.startswith(self.prefix):
+                    raise StoreUnavailable(
+                        self.where, f"the listing returned {full_key!r}, outside the prefix"
+                    )
+                key = full_key[len(self.prefix) :]
+                if size == 0 and (not key or key.endswith("/")):
+                    ignored.append(full_key)
+                    continue
+                yield key
+            if not truncated:
+                break
+            if not next_token or next_token == token:
+                raise StoreUnavailable(
+                    self.where,
+                    f"listing page {pages} is truncated but gives no new continuation token",
+                )
+            token = next_token
+        if listed == 0:
+            what = "under this prefix" if self.prefix else "in this bucket"
+            raise StoreUnavailable(self.where, f"no objects {what} (is it misspelt?)")
+        signed = "signed as " + self.credentials.access_key_id if self.credentials else "unsigned"
+        report.info(
+            "store",
+            f"{self.where}: {listed} object(s) listed in {pages} page(s), {signed} requests",
+        )
+
+    def read(self, key: str, limit: int) -> bytes:
+        with self._get_object(key) as response:
+            try:
+                data = response.read(limit + 1)
+            except (OSError, http.client.HTTPException) as e:
+                raise StoreUnavailable(self.where, f"reading {key}: {self._say(e)}") from None
+            if len(data) > limit:
+                raise MalformedInput(key, f"larger than {limit} bytes")
+            self._check_complete(key, response, len(data))
+        return data
+
+    def lines(self, key: str) -> Iterator[bytes]:
+        with self._get_object(key) as response:
+            received = 0
+            try:
+                for line in response:  # http.client reads the body as it is iterated
+                    received += len(line)
+                    yield line
+            except (OSError, http.client.HTTPException) as e:
+                raise StoreUnavailable(self.where, f"reading {key}: {self._say(e)}") from None
+            self._check_complete(key, response, received)
+
+    # -- HTTP
+
+    def _list_page(self, query: list[tuple[str, str]]) -> tuple[list[tuple[str, int]], bool, str]:
+        """One ListObjectsV2 page: ([(key, size)], truncated?, next continuation token)."""
+        try:
+            with self._get("", query) as response:
+                body = response.read(MAX_LISTING_PAGE + 1)
+        except (_S3Error, OSError, http.client.HTTPException) as e:
+            raise StoreUnavailable(self.where, f"cannot list objects: {self._say(e)}") from None
+        if len(body) > MAX_LISTING_PAGE:
+            raise StoreUnavailable(self.where, "a listing page is larger than 16 MiB")
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as e:
+            raise StoreUnavailable(self.where, f"the listing is not XML: {e}") from None
+        if _local_name(root.tag) != "ListBucketResult":
+            raise StoreUnavailable(self.where, f"the listing is a {_local_name(root.tag)!r}")
+        fields = {
+            _local_name(e.tag): (e.text or "") for e in root if _local_name(e.tag) != "Contents"
+        }
+        decode = urllib.parse.unquote_plus if fields.get("EncodingType") == "url" else str
+        contents = []
+        for item in root:
+            if _local_name(item.tag) == "Contents":
+                member = {_local_name(e.tag): (e.text or "") for e in item}
+                size = member.get("Size", "")
+                contents.append(
+                    (decode(member.get("Key", "")), int(size) if size.isdigit() else -1)
+                )
+        truncated = fields.get("IsTruncated", "false").strip().lower() == "true"
+        return contents, truncated, decode(fields.get("NextContinuationToken", ""))
+
+    def _get_object(self, key: str) -> http.client.HTTPResponse:
+        """GetObject; a missing key is an ``OSError`` (a FAIL for that object alone)."""
+        try:
+            return self._get("/" + self.prefix + key, [])
+        except _S3Error as e:
+            if e.status == 404 and e.code != "NoSuchBucket":
+                raise OSError(f"listed but not readable: {self._say(e)}") from None
+            raise StoreUnavailable(self.where, f"cannot read {key}: {self._say(e)}") from None
+
+    def _get(self, path_in_bucket: str, query: list[tuple[str, str]]) -> http.client.HTTPResponse:
+        """GET ``/<bucket><path_in_bucket>?<query>``: the open response of a 2xx answer,
+        ``_S3Error`` for an error answer, ``StoreUnavailable`` for no answer at all."""
+        path = _uri_encode(f"{self.base_path}/{self.bucket}{path_in_bucket}", safe="/")
+        canonical_query = "&".join(
+            f"{k}={v}" for k, v in sorted((_uri_encode(k), _uri_encode(v)) for k, v in query)
+        )
+        url = self.origin + path + ("?" + canonical_query if canonical_query else "")
+        for attempt in range(1, S3_ATTEMPTS + 1):
+            request = urllib.request.Request(url, headers=self._headers(path, canonical_query))
+            try:
+                return self._opener.open(request, timeout=self.timeout)
+            except urllib.error.HTTPError as e:
+                error = _S3Error.from_http_error(e)
+                if e.code not in (500, 502, 503, 504) or attempt == S3_ATTEMPTS:
+                    raise error from None
+                time.sleep(0.5 * attempt)
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                raise StoreUnavailable(
+                    self.where, f"no answer from {self.endpoint}: {self._say(e)}"
+                ) from None
+        raise AssertionError("unreachable")
+
+    def _headers(self, path: str, query: str) -> dict[str, str]:
+        if self.credentials is None:
+            return {}
+        headers = {
+            "Host": self.host,
+            "x-amz-date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+            "x-amz-content-sha256": EMPTY_SHA256,
+        }
+        if self.credentials.session_token:
+            headers["x-amz-security-token"] = self.credentials.session_token
+        headers["Authorization"] = sigv4_authorization(
+            "GET", path, query, headers, self.region, self.credentials
+        )
+        return headers
+
+    def _check_complete(self, key: str, response: http.client.HTTPResponse, got: int) -> None:
+        """A body shorter than its Content-Length is a cut transfer, not a short object."""
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) != got:
+            raise StoreUnavailable(
+                self.where, f"reading {key}: the transfer ended after {got} of {length} bytes"
+            )
+
+    def _say(self, error: BaseException) -> str:
+        """An error as one line: the socket's reason, the S3 code, a hint for 403."""
+        reason = getattr(error, "reason", None)  # URLError wraps the socket error
+        text = str(reason if isinstance(reason, BaseException) else error) or type(error).__name__
+        if isinstance(error, _S3Error) and error.status in (401, 403):
+            text += (
+                f" (requests signed as access key id {self.credentials.access_key_id}, "
+                "from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+                if self.credentials
+                else " (requests unsigned: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set)"
+            )
+        return self.credentials.scrub(text) if self.credentials else text
+
+
+class _StoreVerifier:
+    """Walks one store, whatever holds it (an ``ObjectSource``); the checks themselves
+    are the pure functions above."""
+
+    def __init__(self, source: ObjectSource, vkey: VerifierKey, report: Report) -> None:
+        self.source = source
         self.vkey = vkey
         self.report = report
         self.tree = CompactRange()  # the log so far, as RFC 6962 subtrees
@@ -989,45 +1434,17 @@ class _StoreVerifier:
     # -- what is there
 
     def take_inventory(self) -> _Inventory:
-        """Classify every object under the root; anything the format does not
-        describe is a failure. Names starting with "." (temporary files) are skipped."""
+        """Classify every object the source lists; anything the format does not describe
+        is a failure (what a source skips, such as temporary files, is listed as INFO)."""
         inv = _Inventory()
         report = self.report
-
-        def unreadable(error: OSError) -> None:
-            where = os.path.relpath(error.filename or self.root, self.root).replace(os.sep, "/")
-            report.fail(where, f"cannot list: {error.strerror or error}")
-
-        for dirpath, dirnames, filenames in os.walk(self.root, onerror=unreadable):
-            rel_dir = os.path.relpath(dirpath, self.root)
-            prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-            kept = []
-            for d in sorted(dirnames):
-                if d.startswith("."):
-                    inv.ignored.append(prefix + d + "/")
-                elif os.path.islink(os.path.join(dirpath, d)):
-                    report.fail(
-                        prefix + d, "unexpected object: a symbolic link, not part of the format"
-                    )
-                else:
-                    kept.append(d)
-            dirnames[:] = kept
-            for name in sorted(filenames):
-                key = prefix + name
-                if name.startswith("."):
-                    inv.ignored.append(key)
-                    continue
-                mode = os.lstat(os.path.join(dirpath, name)).st_mode
-                if not stat.S_ISREG(mode):  # a symlink, FIFO or device is no stored object
-                    kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
-                    report.fail(key, f"unexpected object: {kind}, not part of the format")
-                    continue
-                self._classify(key, inv)
+        for key in self.source.keys(report, inv.ignored):
+            self._classify(key, inv)
         inv.segments.sort(key=lambda s: (s.first, s.last))
         if inv.ignored:
             report.info(
                 "store",
-                f"ignored {len(inv.ignored)} temporary/dot file(s): "
+                f"ignored {len(inv.ignored)} temporary/dot file(s) or folder marker(s): "
                 + ", ".join(inv.ignored[:5])
                 + (" ..." if len(inv.ignored) > 5 else ""),
             )
@@ -1073,7 +1490,7 @@ class _StoreVerifier:
         verified = []
         for name_size, key in sorted(inv.checkpoints.items()):
             try:
-                data = _read_limited(self.root / key, MAX_SMALL_FILE, key)
+                data = self.source.read(key, MAX_SMALL_FILE)
                 origin, size, root = verify_note(data, self.vkey, key)
             except OSError as e:
                 self.report.fail(key, f"cannot read: {e.strerror or e}")
@@ -1166,8 +1583,7 @@ class _StoreVerifier:
             return None
         inv.keys.discard(key)
         try:
-            with open(self.root / key, "rb") as f:
-                return parse_keys_object(f.read(), key)
+            return parse_keys_object(self.source.read(key, MAX_RECORD_FILE), key)
         except OSError as e:
             self.report.fail(key, f"cannot read: {e.strerror or e}")
         except MalformedInput as e:
@@ -1184,9 +1600,8 @@ class _StoreVerifier:
         destroyed: list[int] = []
         count = 0
         try:
-            with open(self.root / seg.key, "rb") as f:
-                for count, raw in enumerate(f, start=1):
-                    prev = self.check_line(seg, count, raw, prev, keys, destroyed)
+            for count, raw in enumerate(self.source.lines(seg.key), start=1):
+                prev = self.check_line(seg, count, raw, prev, keys, destroyed)
         except OSError as e:
             report.fail(seg.key, f"cannot read: {e.strerror or e}")
             return None
@@ -1282,8 +1697,8 @@ class _StoreVerifier:
             self.report.fail(LATEST_KEY, f"missing: must be a copy of {newest}")
             return
         try:
-            latest = _read_limited(self.root / LATEST_KEY, MAX_SMALL_FILE, LATEST_KEY)
-            copied = _read_limited(self.root / newest, MAX_SMALL_FILE, newest)
+            latest = self.source.read(LATEST_KEY, MAX_SMALL_FILE)
+            copied = self.source.read(newest, MAX_SMALL_FILE)
         except (OSError, MalformedInput) as e:
             self.report.fail(LATEST_KEY, f"cannot compare with {newest}: {e}")
             return
@@ -1325,12 +1740,16 @@ class _StoreVerifier:
             )
 
 
-def verify_store(root: Path, vkey: VerifierKey, report: Report) -> None:
-    """Verify a filesystem store rooted at ``root`` (the object keys as relative paths),
-    writing findings to ``report``. Raises ``MalformedInput`` if ``root`` is no directory."""
-    if not root.is_dir():
-        raise MalformedInput(str(root), "not a directory")
-    _StoreVerifier(root, vkey, report).run()
+def verify_store(store: Path | ObjectSource, vkey: VerifierKey, report: Report) -> None:
+    """Verify a store, writing findings to ``report``: a directory (the object keys as
+    relative paths) or any ``ObjectSource``, such as an ``S3Source``. Raises
+    ``MalformedInput`` if a directory is not one, ``StoreUnavailable`` if the store
+    cannot be read at all."""
+    if isinstance(store, Path):
+        if not store.is_dir():
+            raise MalformedInput(str(store), "not a directory")
+        store = DirectorySource(store)
+    _StoreVerifier(store, vkey, report).run()
 
 
 # --------------------------------------------------------------------------- one record
@@ -1487,8 +1906,23 @@ def _parser() -> argparse.ArgumentParser:
         description="Verify an archive (format v1) offline, with only its verifier key.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    store = sub.add_parser("store", help="verify a whole filesystem store")
-    store.add_argument("dir", help="store root: log/, keys/, checkpoints/, checkpoint")
+    store = sub.add_parser("store", help="verify a whole store: a directory or an S3 prefix")
+    store.add_argument(
+        "store",
+        metavar="DIR_OR_S3_URL",
+        help="store root holding log/, keys/, checkpoints/, checkpoint: a directory, "
+        "or s3://BUCKET[/PREFIX]",
+    )
+    store.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="S3 endpoint, e.g. http://127.0.0.1:8333 (default: $AWS_ENDPOINT_URL_S3, "
+        "$AWS_ENDPOINT_URL, else AWS S3 in the region)",
+    )
+    store.add_argument(
+        "--region",
+        help="S3 signing region (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1)",
+    )
     record = sub.add_parser("record", help="verify one record's inclusion proof")
     record.add_argument("record", help='envelope JSON, or {"envelope": ...}')
     record.add_argument("proof", help="inclusion proof JSON")
@@ -1500,6 +1934,23 @@ def _parser() -> argparse.ArgumentParser:
     for p in (store, record, consistency):
         p.add_argument("--vkey", required=True, metavar="FILE", help="verifier key file")
     return parser
+
+
+def _store_location(args: argparse.Namespace, env: Mapping[str, str]) -> Path | S3Source:
+    """The store argument: ``s3://BUCKET[/PREFIX]`` (credentials and endpoint from the
+    options and the standard AWS variables), or else a directory."""
+    if args.store.startswith("s3://"):
+        bucket, prefix = parse_s3_url(args.store)
+        region = args.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        region = region or "us-east-1"
+        endpoint = (
+            args.endpoint_url or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+        )
+        endpoint = endpoint or f"https://s3.{region}.amazonaws.com"
+        return S3Source(endpoint, bucket, prefix, region, S3Credentials.from_env(env))
+    if args.endpoint_url or args.region:
+        raise MalformedInput(args.store, "--endpoint-url and --region apply to s3:// stores only")
+    return Path(args.store)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1516,14 +1967,14 @@ def main(argv: list[str] | None = None) -> int:
         except MalformedInput as e:
             raise MalformedInput(args.vkey, f"{e.where}: {e.reason}") from None
         if args.command == "store":
-            verify_store(Path(args.dir), vkey, report)
+            verify_store(_store_location(args, os.environ), vkey, report)
         elif args.command == "record":
             verify_record(args.record, args.proof, args.checkpoint, vkey, report)
         else:
             verify_consistency_files(
                 args.old_checkpoint, args.new_checkpoint, args.proof, vkey, report
             )
-    except MalformedInput as e:
+    except (MalformedInput, StoreUnavailable) as e:
         print(f"ERROR {e.where}: {e.reason}", file=sys.stderr)
         report.summary(error=f"{e.where}: {e.reason}")
         return 2

@@ -7,8 +7,8 @@ that outside verifiers check, so the rules are spelled out where they are applie
 from __future__ import annotations
 
 import base64
-import functools
 import binascii
+import functools
 import hashlib
 import json
 import re

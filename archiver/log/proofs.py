@@ -29,14 +29,18 @@ def _newest_size(conn: Connection) -> int:
     return latest[0]
 
 
-def _checked_size(conn: Connection, size: int | None) -> int:
+def _checked_size(conn: Connection, size: int | None, what: str = "tree size") -> int:
+    """A size an outsider can check against: one with a signed checkpoint."""
     newest = _newest_size(conn)
     if size is None:
         return newest
     if size < 1:
-        raise InvalidRequest(f"tree size must be at least 1, got {size}")
+        raise InvalidRequest(f"{what} must be at least 1, got {size}")
     if size > newest:
-        raise InvalidRequest(f"tree size {size} is beyond the newest checkpoint ({newest})")
+        raise InvalidRequest(f"{what} {size} is beyond the newest checkpoint ({newest})")
+    if db.checkpoint_at(conn, size) is None:
+        raise InvalidRequest(f"no signed checkpoint of {what} {size}: a proof against it could "
+                             f"not be verified")
     return size
 
 
@@ -72,10 +76,20 @@ def inclusion_proof(appender: Appender, seq: int, size: int | None = None) -> di
 def consistency_proof(appender: Appender, old: int, new: int | None = None) -> dict[str, Any]:
     """RFC 6962 consistency proof that the tree of `old` records is a prefix of `new`."""
     with appender.p.catalog.reader() as conn:
-        new_size = _checked_size(conn, new)
-        if old < 1:
-            raise InvalidRequest(f"old size must be at least 1, got {old}")
+        new_size = _checked_size(conn, new, "new size")
         if old > new_size:
             raise InvalidRequest(f"old size {old} is larger than new size {new_size}")
+        _checked_size(conn, old, "old size")
         path = merkle.prove_consistency(old, new_size, lambda ix: db.read_tree_hashes(conn, ix))
     return {"old_size": old, "new_size": new_size, "hashes": [_b64(h) for h in path]}
+
+
+def checkpoint_sizes(appender: Appender) -> list[int]:
+    """Every tree size with a signed checkpoint, ascending: the sizes proofs can target."""
+    from sqlalchemy import select
+
+    from archiver.catalog import schema as t
+
+    with appender.p.catalog.reader() as conn:
+        return [r.size for r in conn.execute(select(t.checkpoints.c.size)
+                                             .order_by(t.checkpoints.c.size))]

@@ -1,0 +1,55 @@
+"""The HTTP API: `create_app(settings)` builds a Flask app; importing this does nothing.
+
+One blueprint per resource under /api/v1 (and /metrics); every view declares its models
+with `routing.operation`; `permissions` decides who may call it; `errors` maps every
+failure to one JSON shape; `auditing` writes the audit trail.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from archiver.config import Settings
+from archiver.wiring import Archive, open_archive
+
+
+def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
+    """A new app serving `archive` (opened from `settings` when not given)."""
+    from archiver.api import (
+        audit,
+        auditing,
+        auth,
+        errors,
+        health,
+        ingest,
+        items,
+        log,
+        metrics,
+        openapi,
+        records,
+    )
+    from archiver.api.context import EXTENSION, ApiContext
+    from archiver.api.permissions import PERMISSIONS
+
+    owns = archive is None
+    if archive is None:
+        archive = open_archive(settings)
+    app = Flask("archiver.api", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.api.max_body_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.api.proxy_hops:
+        hops = settings.api.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    app.extensions[EXTENSION] = ApiContext(settings, archive, metrics.ApiMetrics(archive), owns)
+    for module in (health, metrics, openapi, ingest, records, items, log, audit):
+        app.register_blueprint(module.blueprint())
+    undecided = sorted(set(app.view_functions) - set(PERMISSIONS))
+    if undecided:
+        raise RuntimeError(f"endpoints missing from archiver/api/permissions.py: {undecided}")
+    errors.register(app)
+    app.before_request(auditing.start)
+    app.before_request(auth.authenticate)
+    app.after_request(auditing.finish)
+    return app

@@ -1,0 +1,49 @@
+"""Who may call what: the one table that decides every endpoint.
+
+Keys are Flask endpoint names (`blueprint.view`); values are the roles allowed, or None
+(PUBLIC) for the few endpoints that need no token (probes, metrics, the API description). An
+endpoint missing from the table is refused: `create_app` fails at start-up rather than
+serve a route nobody decided about. Roles are those of ARCHITECTURE.md ("Security"):
+
+- admin: everything, including ingest and token administration;
+- records_officer: read records and items (search, when it lands);
+- legal: read items (holds and exports, when they land);
+- auditor: verification, proofs and the audit trail, but no plaintext content.
+"""
+
+from __future__ import annotations
+
+from archiver.tokens import ROLES
+
+PUBLIC = None
+_ADMIN = frozenset({"admin"})
+_READERS = frozenset({"admin", "records_officer"})
+_ITEM_READERS = frozenset({"admin", "records_officer", "legal"})
+_AUDITORS = frozenset({"admin", "auditor"})
+
+PERMISSIONS: dict[str, frozenset[str] | None] = {
+    "health.health": PUBLIC,
+    "health.ready": PUBLIC,
+    "metrics.metrics": PUBLIC,
+    "openapi.document": PUBLIC,
+    "ingest.ingest": _ADMIN,
+    "records.get_record": _READERS,
+    "items.get_item": _ITEM_READERS,
+    "log.checkpoint": _AUDITORS,
+    "log.inclusion_proof": _AUDITORS,
+    "log.consistency_proof": _AUDITORS,
+    "log.vkey": _AUDITORS,
+    "audit.list_events": _AUDITORS,
+}
+
+# Requests to these are not written to the audit trail: they read no content and change
+# nothing, and probes call them every few seconds.
+UNAUDITED: frozenset[str] = frozenset({"health.health", "health.ready", "metrics.metrics",
+                                       "openapi.document"})
+
+assert all(roles is PUBLIC or roles <= set(ROLES) for roles in PERMISSIONS.values())
+
+
+def allowed_roles(endpoint: str) -> frozenset[str] | None:
+    """The roles that may call `endpoint` (None: anyone); KeyError for an unlisted one."""
+    return PERMISSIONS[endpoint]
