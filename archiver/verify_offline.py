@@ -15,6 +15,8 @@ Specifications implemented, each cited where it is used:
 * C2SP signed-note (https://c2sp.org/signed-note) and the verifier key encoding
   of ``golang.org/x/mod/sumdb/note``: ``<name>+<8 hex key hash>+<base64(0x01 || key)>``.
 * C2SP tlog-checkpoint (https://c2sp.org/tlog-checkpoint): origin, size, root.
+* For stores in S3: the Amazon S3 REST API (ListObjectsV2, GetObject; path-style
+  requests) and AWS Signature Version 4 (the ``Authorization`` header).
 
 Usage::
 
@@ -1171,7 +1173,7 @@ class _S3Error(Exception):
     """An S3 error answer: HTTP status and the ``Code`` and ``Message`` of its XML body."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"HTTP {status} {code}: {message}".rstrip(": "))
+        super().__init__(f"HTTP {status}" + (f" {code}" if code else "") + f": {message}")
         self.status = status
         self.code = code
 
@@ -1214,7 +1216,10 @@ class S3Source:
         credentials: S3Credentials | None = None,
         timeout: float = S3_TIMEOUT,
     ) -> None:
-        url = urllib.parse.urlsplit(endpoint_url)
+        try:
+            url = urllib.parse.urlsplit(endpoint_url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            url = urllib.parse.urlsplit("")
         if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
             raise MalformedInput(
                 "endpoint", f"expected http(s)://HOST[:PORT], found {endpoint_url!r}"
@@ -1260,7 +1265,7 @@ class S3Source:
                     )
                 key = full_key[len(self.prefix) :]
                 if size == 0 and (not key or key.endswith("/")):
-                    ignored.append(full_key)
+                    ignored.append(key or full_key)
                     continue
                 yield key
             if not truncated:
@@ -1274,11 +1279,12 @@ class S3Source:
         if listed == 0:
             what = "under this prefix" if self.prefix else "in this bucket"
             raise StoreUnavailable(self.where, f"no objects {what} (is it misspelt?)")
-        signed = "signed as " + self.credentials.access_key_id if self.credentials else "unsigned"
-        report.info(
-            "store",
-            f"{self.where}: {listed} object(s) listed in {pages} page(s), {signed} requests",
+        how = (
+            f"requests signed as access key id {self.credentials.access_key_id}"
+            if self.credentials
+            else "unsigned requests"
         )
+        report.info("store", f"{self.where}: {listed} object(s) listed in {pages} page(s), {how}")
 
     def read(self, key: str, limit: int) -> bytes:
         with self._get_object(key) as response:
@@ -1297,6 +1303,8 @@ class S3Source:
             try:
                 for line in response:  # http.client reads the body as it is iterated
                     received += len(line)
+                    if not line.endswith(b"\n"):  # the last line: a cut transfer is no FAIL
+                        self._check_complete(key, response, received)
                     yield line
             except (OSError, http.client.HTTPException) as e:
                 raise StoreUnavailable(self.where, f"reading {key}: {self._say(e)}") from None
@@ -1332,7 +1340,8 @@ class S3Source:
                     (decode(member.get("Key", "")), int(size) if size.isdigit() else -1)
                 )
         truncated = fields.get("IsTruncated", "false").strip().lower() == "true"
-        return contents, truncated, decode(fields.get("NextContinuationToken", ""))
+        # encoding-type=url encodes keys and prefixes only; the token is sent back as is.
+        return contents, truncated, fields.get("NextContinuationToken", "")
 
     def _get_object(self, key: str) -> http.client.HTTPResponse:
         """GetObject; a missing key is an ``OSError`` (a FAIL for that object alone)."""
