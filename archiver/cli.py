@@ -72,6 +72,10 @@ def init(obj: _Ctx, origin: str | None) -> None:
     if created:
         click.echo(f"initialised archive at {settings.home}")
         click.echo(f"store:    {archive.store.description}")
+        if settings.store.kind == "s3" and not archive.store.supports_object_lock:
+            click.echo("WARNING: the bucket has no Object Lock: segments and checkpoints are "
+                       "NOT write-once on this store (create the bucket with Object Lock "
+                       "enabled for WORM)", err=True)
         click.echo(f"verifier key: {archive.appender.p.signer.vkey()}")
     else:
         click.echo(f"archive at {settings.home} already initialised; nothing changed")

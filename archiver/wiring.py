@@ -82,6 +82,6 @@ def init_archive(settings: Settings, origin: str) -> tuple[Archive, bool]:
     archive = open_archive(settings)
     archive.appender.append_system("archive.init", "archiver init", {
         "origin": origin, "format": 1, "kek": kek.kek_id, "vkey": signer.vkey(),
-        "store": store.description,
+        "store": store.description, "worm": store.supports_object_lock,
     })
     return archive, True
