@@ -68,7 +68,17 @@ def open_archive(settings: Settings, *, recover: bool = True) -> Archive:
 def init_archive(settings: Settings, origin: str) -> tuple[Archive, bool]:
     """Create keys, catalog and store for a new archive; (archive, created?)."""
     if settings.kek_path.exists():
-        return open_archive(settings), False
+        archive = open_archive(settings)
+        if archive.store.list("log/"):
+            return archive, False
+        # keys made, record 0 never written (a crash during init): finish it
+        signer, kek = archive.appender.p.signer, archive.appender.p.kek
+        store = archive.store
+        archive.appender.append_system("archive.init", "archiver init", {
+            "origin": signer.name, "format": 1, "kek": kek.kek_id, "vkey": signer.vkey(),
+            "store": store.description, "worm": store.supports_object_lock,
+        })
+        return archive, True
     store = build_store(settings)
     if isinstance(store, S3Store):
         ensure_bucket(store, object_lock=True)

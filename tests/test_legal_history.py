@@ -149,3 +149,72 @@ def test_verify_fails_when_consecutive_checkpoints_cannot_be_proved_consistent(
     report = verify_archive(archive.appender)
     assert not report.ok
     assert any("not consistent" in f.reason for f in report.failures)
+
+
+CRASH_BEFORE_SWAP = textwrap.dedent("""
+    import os
+    from archiver.config import load_settings
+    from archiver.log import rotation
+    from archiver.wiring import open_archive
+    archive = open_archive(load_settings())
+    real = archive.appender.append_system
+
+    def logged_then_die(*a, **k):  # die after kek.rotated, before the KEK files swap
+        real(*a, **k)
+        os._exit(137)
+
+    archive.appender.append_system = logged_then_die
+    rotation.rotate_kek(archive.appender, archive.settings.kek_path, "crash test")
+""")
+
+
+def test_a_crash_before_the_kek_files_swap_leaves_a_working_archive(
+        make_archive: Callable[..., Archive], backend_env: dict[str, str]) -> None:
+    archive = make_archive()
+    ingest(archive, [obs(str(i)) for i in range(5)])
+    kek_path = archive.settings.kek_path
+    archive.close()
+    child = subprocess.run([sys.executable, "-c", CRASH_BEFORE_SWAP],
+                           env={**os.environ, **backend_env}, capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 137, child.stderr
+    assert kek_path.exists() and kek_path.with_name("kek.next.json").exists()
+    reopened = open_archive(load_settings(env=backend_env))
+    try:
+        assert verify_archive(reopened.appender).ok
+        ingest(reopened, [obs("after")])
+        result = rotate_kek(reopened.appender, kek_path, "finish")
+        assert not kek_path.with_name("kek.next.json").exists()
+        assert verify_archive(reopened.appender).ok
+        actions = [r.payload["action"] for r in system_records(reopened.appender)]
+        assert actions.count("kek.rotated") == 2  # the interrupted one was logged too
+        assert result.new_kek == reopened.appender.p.kek.kek_id
+    finally:
+        reopened.close()
+
+
+CRASH_IN_INIT = textwrap.dedent("""
+    import os
+    from archiver.config import load_settings
+    from archiver.log.appender import Appender
+    from archiver.wiring import init_archive
+    Appender.append_system = lambda *a, **k: os._exit(137)  # keys exist, record 0 not yet
+    init_archive(load_settings(), "crash.test/log")
+""")
+
+
+def test_init_interrupted_before_its_first_record_is_finished_by_running_it_again(
+        tmp_path) -> None:
+    env = {**os.environ, "ARCHIVER_HOME": str(tmp_path / "h")}
+    child = subprocess.run([sys.executable, "-c", CRASH_IN_INIT], env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert child.returncode == 137, child.stderr
+    again = subprocess.run([sys.executable, "-m", "archiver.cli", "init"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "initialised archive" in again.stdout, again.stderr
+    reopened = open_archive(load_settings(env=env))
+    try:
+        assert read_record(reopened.appender, 0).payload["action"] == "archive.init"
+        assert verify_archive(reopened.appender).ok
+    finally:
+        reopened.close()

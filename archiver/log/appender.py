@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,7 +30,7 @@ from sqlalchemy import Connection, and_, bindparam, select
 from archiver.capture import CONTENT_EVENTS, ItemState, content_fingerprint, next_state
 from archiver.catalog import db
 from archiver.catalog import schema as t
-from archiver.errors import IntegrityError
+from archiver.errors import IntegrityError, ObjectNotFound, StoreError
 from archiver.log import merkle
 from archiver.log.checkpoint import Checkpoint, CheckpointSigner
 from archiver.log.crypto import Fingerprinter, KeyEncryptionKey, new_kid, open_sealed, seal
@@ -56,6 +57,7 @@ from archiver.records import PendingRecord, record_content
 from archiver.storage import ObjectStore
 from archiver.times import format_time
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 _RECORD_COLS = ("seq", "time", "type", "kid", "record_hash", "segment_first", "platform",
                 "account", "item_id", "kind", "event", "action", "destroyed_at")
@@ -184,7 +186,13 @@ class Appender:
                 ws.wait_for_puts()  # objects durable before the catalog may commit
             self._flush_touches(ws)
         if ws.result.seqs:
-            self.checkpoint()
+            try:
+                self.checkpoint()
+            except StoreError as exc:
+                # The records are committed and acknowledged; the next writer turn or the
+                # start-up recovery signs the checkpoint that covers them.
+                log.warning("records %d..%d committed; checkpoint deferred: %s",
+                            ws.result.seqs[0], ws.result.seqs[-1], exc)
 
     def append(self, pending: Sequence[PendingRecord]) -> AppendResult:
         with self.session() as ws:
@@ -322,7 +330,12 @@ class Appender:
         _, first, last = parse_range_key(key)  # type: ignore[misc]
         data = self.p.store.get(key)
         parsed = list(iter_segment(data, first, last, last_hash, where=key))
-        kdoc = decode_keys(self.p.store.get(keys_key(first, last)), where=keys_key(first, last))
+        try:
+            kdoc = decode_keys(self.p.store.get(keys_key(first, last)),
+                               where=keys_key(first, last))
+        except ObjectNotFound:
+            raise IntegrityError("segment beyond the catalog's head has no key object",
+                                 first, keys_key(first, last)) from None
         ws = WriteSession(self, conn)
         self.replay(ws, first, last, data, parsed, kdoc)
 

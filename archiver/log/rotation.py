@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam
 
 from archiver.catalog import schema as t
 from archiver.log.appender import Appender
-from archiver.log.crypto import KekRing, LocalKek
+from archiver.log.crypto import KekRing, LocalKek, write_secret_file
 from archiver.log.envelope import keys_key, parse_range_key
 from archiver.log.segments import decode_keys, encode_keys
 
@@ -64,14 +64,17 @@ def rotate_kek(appender: Appender, kek_path: Path, actor: str) -> RotationResult
                              .values(kek=bindparam("kek"), wrapped=bindparam("wrapped")), rows)
             objects += 1
             keys_total += len(rows)
-    # The new KEK becomes current only once every key object names it.
+    # The new KEK becomes current only once every key object names it; the log says so
+    # before the files swap, and kek.json exists at every instant (a crash here leaves
+    # kek.next.json, and running the rotation again finishes it).
     retired = kek_path.parent / "retired" / f"{old.kek_id}.json"
-    retired.parent.mkdir(mode=0o700, exist_ok=True)
-    os.replace(kek_path, retired)
-    os.replace(next_path, kek_path)
     ring.current = new
     seq = appender.append_system("kek.rotated", actor, {
         "from": old.kek_id, "to": new.kek_id, "key_objects": objects, "keys": keys_total,
         "retired_kek_file": str(retired.name),
     })
+    if not retired.exists():
+        retired.parent.mkdir(mode=0o700, exist_ok=True)
+        write_secret_file(retired, kek_path.read_text())
+    os.replace(next_path, kek_path)
     return RotationResult(old.kek_id, new.kek_id, objects, keys_total, seq)
