@@ -17,11 +17,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Fresh machine -> archive initialised, demo data loaded, verified. (The HTTP service
-# is started here once the API lands; until then `run` ends with the verification.)
+# Fresh machine -> archive initialised, demo data loaded, verified, then the HTTP API on
+# $(HOST):$(PORT) (development server; Ctrl-C stops it). An admin token is created once,
+# kept in $(ARCHIVER_HOME)/make-run.token (0600) and shown again on every run.
 run: $(STAMP)
 	$(BIN)/archiver demo
 	$(BIN)/archiver verify
+	@$(BIN)/archiver tokens create --name make-run --role admin --if-missing \
+	  --save "$(ARCHIVER_HOME)/make-run.token" >/dev/null
+	@echo "admin token: $$(cat "$(ARCHIVER_HOME)/make-run.token")"
+	@echo "try: curl -H 'Authorization: Bearer $$(cat "$(ARCHIVER_HOME)/make-run.token")'" \
+	  "http://$(HOST):$(PORT)/api/v1/items/mastodon/112060198503477832"
+	$(BIN)/archiver serve --host $(HOST) --port $(PORT)
 
 demo: $(STAMP)
 	$(BIN)/archiver demo

@@ -90,6 +90,8 @@ def ingest(obj: _Ctx, file: Any) -> None:
     cap = archive.settings.capture.max_text_bytes
     summary = archive.ingestor.ingest(
         obs for _, obs in read_jsonl(file, max_text_bytes=cap, max_line_bytes=4 * cap + 1_000_000))
+    from archiver.search.commands import index_after_ingest
+    index_after_ingest(archive)
     for err in summary.rejected:
         click.echo(f"line {err.line}: {err.reason}", err=True)
     out = summary.as_dict()
@@ -287,11 +289,16 @@ def demo(obj: _Ctx, reset: bool) -> None:
     summary = archive.ingestor.ingest(
         o for _, o in read_jsonl(io.BytesIO(data), max_text_bytes=100_000,
                                  max_line_bytes=1_000_000))
+    from archiver.search.commands import index_after_ingest
+    index_after_ingest(archive)
     _emit(summary.as_dict())
 
 
 from archiver.api.commands import register as _register_api_commands  # noqa: E402, I001
 _register_api_commands(cli)
+
+from archiver.search.commands import register as _register_search_commands  # noqa: E402, I001
+_register_search_commands(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,12 +59,19 @@ class KeySettings:
     fingerprint_key: str = ""  # empty: $ARCHIVER_HOME/keys/fingerprint.key
 
 
+@dataclass(frozen=True)
+class ApiSettings:
+    max_body_bytes: int = 16_000_000  # larger request bodies are refused with 413
+    proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-For is trusted
+
+
 _SECTIONS: dict[str, type] = {
     "catalog": CatalogSettings,
     "store": StoreSettings,
     "log": LogSettings,
     "capture": CaptureSettings,
     "keys": KeySettings,
+    "api": ApiSettings,
 }
 
 
@@ -76,6 +83,7 @@ class Settings:
     log: LogSettings
     capture: CaptureSettings
     keys: KeySettings
+    api: ApiSettings = ApiSettings()
 
     @property
     def catalog_url(self) -> str:

@@ -10,7 +10,9 @@
     │   ├── ObjectNotFound     a key that is not on the store
     │   └── ObjectLocked       the store refused to delete/overwrite a locked object
     ├── KeyUnavailable         a data key is gone (destroyed) or cannot be unwrapped
-    └── IntegrityError         the log does not verify (seq, reason)
+    ├── IntegrityError         the log does not verify (seq, reason)
+    ├── Unauthorized           no credentials, or credentials that are unknown or revoked
+    └── Forbidden              valid credentials whose roles do not allow the action
 """
 
 from __future__ import annotations
@@ -81,3 +83,15 @@ class IntegrityError(ArchiveError):
             parts.append(where)
         prefix = ", ".join(parts)
         super().__init__(f"{prefix}: {reason}" if prefix else reason)
+
+
+class Unauthorized(ArchiveError):
+    """No bearer token, or one that is unknown or revoked (never says which: no oracle)."""
+
+    code = "unauthorized"
+
+
+class Forbidden(ArchiveError):
+    """The caller is known, but none of its roles allows the action."""
+
+    code = "forbidden"

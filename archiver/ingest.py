@@ -54,6 +54,9 @@ def read_jsonl(stream: IO[bytes], *, max_text_bytes: int, max_line_bytes: int
         except (ValueError, UnicodeDecodeError) as exc:
             yield number, InvalidObservation(f"not valid JSON: {exc}", number)
             continue
+        except RecursionError:  # arrays/objects nested past the interpreter's limit
+            yield number, InvalidObservation("not valid JSON: nested too deeply", number)
+            continue
         try:
             yield number, parse_observation(obj, max_text_bytes=max_text_bytes, line=number)
         except InvalidObservation as exc:

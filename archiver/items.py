@@ -122,7 +122,7 @@ def item_history(appender: Appender, platform: str, item_id: str,
                              r.event.in_(sorted(CONTENT_EVENTS)))
                       .group_by(r.item_id).subquery())
             for x in conn.execute(select(newest.c.item_id, r.seq, r.time, r.event)
-                                  .join(r, r.seq == newest.c.seq)):
+                                  .join(t.records, r.seq == newest.c.seq)):
                 latest[x.item_id] = (x.seq, x.time, x.event)
     versions: list[ItemRecord] = []
     previous: dict[str, Any] | None = None

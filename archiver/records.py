@@ -6,6 +6,7 @@ It is parsed and validated once, here; the rest of the code takes `Observation`.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,11 @@ _STRINGS = ("text", "parent_id", "url", "lang", "published_at", "observed_at")
 _KNOWN = frozenset(_REQUIRED + _STRINGS + ("author", "media", "raw", "event"))
 _AUTHOR_KEYS = frozenset({"id", "handle", "name"})
 MAX_ID_CHARS = 512
+_SHORT = frozenset({"platform", "kind"})  # catalog columns of 64 characters
+_SHORT_CHARS = 64
+# Deeper JSON cannot be written, read back and served without hitting recursion limits
+# (the interpreter's ~1000 frames, pydantic-core's serializer); platform JSON stays < 20.
+MAX_NESTING = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,41 @@ def parse_time(value: str, name: str) -> datetime:
         raise InvalidObservation(f"{name} {exc}") from None
 
 
+def _json_problem(value: Any) -> str | None:
+    """What would stop a decoded JSON value from being archived and served back, if anything:
+    nesting deeper than MAX_NESTING, an unpaired surrogate (not encodable as UTF-8, so
+    neither storable nor printable), NaN or Infinity (not JSON). Iterative: no recursion."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            if not v.isascii() and not _utf8(v):
+                return "contains an unpaired surrogate"
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                return "holds NaN or Infinity, which JSON does not allow"
+        elif isinstance(v, dict):
+            if depth > MAX_NESTING:
+                return f"is nested deeper than {MAX_NESTING} levels"
+            for k, child in v.items():
+                if isinstance(k, str) and not k.isascii() and not _utf8(k):
+                    return "contains an unpaired surrogate"
+                stack.append((child, depth + 1))
+        elif isinstance(v, list):
+            if depth > MAX_NESTING:
+                return f"is nested deeper than {MAX_NESTING} levels"
+            stack.extend((child, depth + 1) for child in v)
+    return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None) -> Observation:
     """Validate one decoded JSON value as an observation, or raise InvalidObservation."""
 
@@ -94,6 +135,10 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
     unknown = set(obj) - _KNOWN
     if unknown:
         raise bad(f"unknown field(s): {', '.join(sorted(unknown))}")
+    for name, value in obj.items():
+        problem = _json_problem(value)
+        if problem:
+            raise bad(f"'{name}' {problem}")
     for name in _REQUIRED:
         value = obj.get(name)
         if value is None:
@@ -102,11 +147,17 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
             raise bad(f"'{name}' must be a string")
         if not value.strip():
             raise bad(f"'{name}' must not be empty")
-        if len(value) > MAX_ID_CHARS:
-            raise bad(f"'{name}' is longer than {MAX_ID_CHARS} characters")
+        limit = _SHORT_CHARS if name in _SHORT else MAX_ID_CHARS
+        if len(value) > limit:
+            raise bad(f"'{name}' is longer than {limit} characters")
+        if "\x00" in value:
+            raise bad(f"'{name}' must not contain NUL characters")
     for name in _STRINGS:
         if obj.get(name) is not None and not isinstance(obj[name], str):
             raise bad(f"'{name}' must be a string")
+    parent = obj.get("parent_id")
+    if parent is not None and (len(parent) > MAX_ID_CHARS or "\x00" in parent):
+        raise bad(f"'parent_id' must be at most {MAX_ID_CHARS} characters, without NUL")
     text = obj.get("text")
     if text is not None and len(text.encode("utf-8", "surrogatepass")) > max_text_bytes:
         raise bad(f"'text' is longer than {max_text_bytes} bytes")

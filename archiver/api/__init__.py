@@ -32,17 +32,18 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     from archiver.api.context import EXTENSION, ApiContext
     from archiver.api.permissions import PERMISSIONS
 
-    owns = archive is None
     if archive is None:
         archive = open_archive(settings)
     app = Flask("archiver.api", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.api.max_body_bytes
+    # Item ids may hold "//" (Bluesky's at:// URIs): never merge slashes into a redirect.
+    app.url_map.merge_slashes = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.api.proxy_hops:
         hops = settings.api.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    app.extensions[EXTENSION] = ApiContext(settings, archive, metrics.ApiMetrics(archive), owns)
+    app.extensions[EXTENSION] = ApiContext(settings, archive, metrics.ApiMetrics(archive))
     for module in (health, metrics, openapi, ingest, records, items, log, audit):
         app.register_blueprint(module.blueprint())
     undecided = sorted(set(app.view_functions) - set(PERMISSIONS))

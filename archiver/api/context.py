@@ -20,7 +20,6 @@ class ApiContext:
     settings: Settings
     archive: Archive
     metrics: ApiMetrics
-    owns_archive: bool  # opened by create_app, so closed with it
     cache: dict[str, Any] = field(default_factory=dict)  # per-app memo (the OpenAPI document)
 
 

@@ -29,6 +29,7 @@ class Author(Strict):
 
 
 _Id = Field(min_length=1, max_length=MAX_ID_CHARS)
+_Short = Field(min_length=1, max_length=64)
 
 
 class ObservationIn(Strict):
@@ -39,10 +40,10 @@ class ObservationIn(Strict):
     and a test holds the two to agreement.
     """
 
-    platform: str = _Id
+    platform: str = _Short
     account: str = _Id
     item_id: str = _Id
-    kind: str = _Id
+    kind: str = _Short
     text: str | None = None
     author: Author | None = None
     parent_id: str | None = None

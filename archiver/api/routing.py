@@ -65,6 +65,16 @@ def _query_args() -> dict[str, str]:
     return {k: v[0] for k, v in args.items()}
 
 
+def _refuse_nul(path_args: dict[str, Any]) -> None:
+    """NUL cannot be stored or compared in PostgreSQL text: refuse it in every parameter."""
+    texts = [*path_args.values(), *request.args.keys()]
+    texts += [v for _, v in request.args.items(multi=True)]
+    if any("\x00" in str(t) for t in texts):
+        raise RequestInvalid("parameters must not contain NUL characters",
+                             {"errors": [{"in": "path or query", "field": None,
+                                          "reason": "contains NUL"}]})
+
+
 def json_body(model: type[BaseModel]) -> BaseModel:
     """The request body as `model`: 415 unless JSON, 400 unless it parses and validates."""
     if request.mimetype != "application/json":
@@ -74,6 +84,8 @@ def json_body(model: type[BaseModel]) -> BaseModel:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestInvalid(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RequestInvalid("the body is not valid JSON: nested too deeply") from None
     return _parse(model, data, "body")
 
 
@@ -103,6 +115,7 @@ def operation(**spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Respo
     def wrap(fn: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(fn)
         def view(**path_args: Any) -> Response:
+            _refuse_nul(path_args)
             kwargs: dict[str, Any] = {}
             if op.path is not None:
                 kwargs["path"] = _parse(op.path, path_args, "path")

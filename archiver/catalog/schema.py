@@ -21,10 +21,14 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# An integer key that is SQLite's rowid (INTEGER PRIMARY KEY): one B-tree lookup per read
+# and no second copy of the key; BIGINT everywhere else.
+SEQ_KEY = BigInteger().with_variant(Integer(), "sqlite")
+
 records = Table(
     "records",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", SEQ_KEY, primary_key=True, autoincrement=False),
     Column("time", String(32), nullable=False),
     Column("type", String(16), nullable=False),
     Column("kid", String(64), nullable=False),
@@ -43,7 +47,7 @@ Index("ix_records_item", records.c.platform, records.c.item_id, records.c.seq)
 segments = Table(
     "segments",
     metadata,
-    Column("first", BigInteger, primary_key=True, autoincrement=False),
+    Column("first", SEQ_KEY, primary_key=True, autoincrement=False),
     Column("last", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("bytes", BigInteger, nullable=False),
@@ -83,14 +87,14 @@ Index("ix_items_parent", items.c.platform, items.c.parent_id)
 tree_hashes = Table(
     "tree_hashes",
     metadata,
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("idx", SEQ_KEY, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
 )
 
 checkpoints = Table(
     "checkpoints",
     metadata,
-    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("size", SEQ_KEY, primary_key=True, autoincrement=False),
     Column("root", LargeBinary(32), nullable=False),
     Column("note", LargeBinary, nullable=False),
 )
@@ -101,3 +105,35 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# -- the catalog's own tables: not derived from the log, never touched by `rebuild` -------
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),  # public: names the token in lists and audit
+    Column("name", String(128), nullable=False),
+    Column("roles", String(256), nullable=False),  # space-separated, sorted
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex (tokens.py)
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    # INTEGER on SQLite so that the column is the rowid and autoincrements.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("time", String(32), nullable=False),
+    Column("actor_id", String(32)),  # the token id; NULL when no valid token was presented
+    Column("actor_name", String(128)),
+    Column("method", String(16), nullable=False),
+    Column("path", String(2048), nullable=False),
+    Column("action", String(64)),  # the endpoint, e.g. records.get_record
+    Column("resource", Text),  # JSON: the ids the request named (seq, item, sizes, filters)
+    Column("remote_addr", String(64)),
+    Column("status", Integer, nullable=False),
+)
+Index("ix_audit_events_time", audit_events.c.time)
+Index("ix_audit_events_actor", audit_events.c.actor_id, audit_events.c.id)

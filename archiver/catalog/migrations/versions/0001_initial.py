@@ -12,11 +12,14 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# SQLite's rowid (INTEGER PRIMARY KEY) for the sequence-like keys; BIGINT elsewhere.
+SEQ_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 def upgrade() -> None:
     op.create_table(
         "records",
-        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("seq", SEQ_KEY, primary_key=True, autoincrement=False),
         sa.Column("time", sa.String(32), nullable=False),
         sa.Column("type", sa.String(16), nullable=False),
         sa.Column("kid", sa.String(64), nullable=False),
@@ -33,7 +36,7 @@ def upgrade() -> None:
     op.create_index("ix_records_item", "records", ["platform", "item_id", "seq"])
     op.create_table(
         "segments",
-        sa.Column("first", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("first", SEQ_KEY, primary_key=True, autoincrement=False),
         sa.Column("last", sa.BigInteger, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("bytes", sa.BigInteger, nullable=False),
@@ -67,12 +70,12 @@ def upgrade() -> None:
     op.create_index("ix_items_parent", "items", ["platform", "parent_id"])
     op.create_table(
         "tree_hashes",
-        sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("idx", SEQ_KEY, primary_key=True, autoincrement=False),
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
     )
     op.create_table(
         "checkpoints",
-        sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("size", SEQ_KEY, primary_key=True, autoincrement=False),
         sa.Column("root", sa.LargeBinary(32), nullable=False),
         sa.Column("note", sa.LargeBinary, nullable=False),
     )
