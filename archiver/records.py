@@ -6,6 +6,7 @@ It is parsed and validated once, here; the rest of the code takes `Observation`.
 
 from __future__ import annotations
 
+import json
 import math
 import unicodedata
 from dataclasses import dataclass, field
@@ -92,7 +93,23 @@ def parse_time(value: str, name: str) -> datetime:
 def _json_problem(value: Any) -> str | None:
     """What would stop a decoded JSON value from being archived and served back, if anything:
     nesting deeper than MAX_NESTING, an unpaired surrogate (not encodable as UTF-8, so
-    neither storable nor printable), NaN or Infinity (not JSON). Iterative: no recursion."""
+    neither storable nor printable), NaN or Infinity (not JSON).
+
+    One serialisation in C answers the common case; the walk runs only when the text has
+    enough brackets to be nested too deep, or the serialisation found a problem.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, check_circular=False)
+        text.encode("utf-8")
+    except (ValueError, UnicodeEncodeError, RecursionError):
+        return _walk_problem(value) or "is not serialisable as JSON"
+    if text.count("{") + text.count("[") <= MAX_NESTING:
+        return None  # fewer brackets than levels: cannot be nested too deep
+    return _walk_problem(value)
+
+
+def _walk_problem(value: Any) -> str | None:
+    """The thorough check, iterative (no recursion)."""
     stack = [(value, 1)]
     while stack:
         v, depth = stack.pop()
@@ -135,10 +152,11 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
     unknown = set(obj) - _KNOWN
     if unknown:
         raise bad(f"unknown field(s): {', '.join(sorted(unknown))}")
-    for name, value in obj.items():
-        problem = _json_problem(value)
-        if problem:
-            raise bad(f"'{name}' {problem}")
+    if _json_problem(obj):  # one pass over the whole object; name the field only on failure
+        for name, value in obj.items():
+            problem = _json_problem(value)
+            if problem:
+                raise bad(f"'{name}' {problem}")
     for name in _REQUIRED:
         value = obj.get(name)
         if value is None:
