@@ -28,9 +28,11 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
         metrics,
         openapi,
         records,
+        search,
     )
     from archiver.api.context import EXTENSION, ApiContext
     from archiver.api.permissions import PERMISSIONS
+    from archiver.search.whoosh_engine import SearchIndex
 
     if archive is None:
         archive = open_archive(settings)
@@ -43,8 +45,12 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     if settings.api.proxy_hops:
         hops = settings.api.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    app.extensions[EXTENSION] = ApiContext(settings, archive, metrics.ApiMetrics(archive))
-    for module in (health, metrics, openapi, ingest, records, items, log, audit):
+    # One index per app, opened lazily by the first search: the app only reads it
+    # (`archiver search catch-up` writes it), and a missing index reads as empty.
+    index = SearchIndex.for_settings(settings)
+    app.extensions[EXTENSION] = ApiContext(settings, archive,
+                                           metrics.ApiMetrics(archive, index), index)
+    for module in (health, metrics, openapi, ingest, records, items, log, audit, search):
         app.register_blueprint(module.blueprint())
     undecided = sorted(set(app.view_functions) - set(PERMISSIONS))
     if undecided:

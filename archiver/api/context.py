@@ -10,6 +10,7 @@ from flask import current_app
 if TYPE_CHECKING:
     from archiver.api.metrics import ApiMetrics
     from archiver.config import Settings
+    from archiver.search.whoosh_engine import SearchIndex
     from archiver.wiring import Archive
 
 EXTENSION = "archiver"
@@ -20,6 +21,7 @@ class ApiContext:
     settings: Settings
     archive: Archive
     metrics: ApiMetrics
+    index: SearchIndex  # read only: web workers never write the search index
     cache: dict[str, Any] = field(default_factory=dict)  # per-app memo (the OpenAPI document)
 
 

@@ -3,13 +3,14 @@
 Request counts and latencies are kept per process: under gunicorn each worker answers a
 scrape with its own counters (sum them over `instance` in queries). The archive's own
 figures (records, checkpoint size, newest record time) are read from the catalog at
-scrape time, so every worker reports the same ones.
+scrape time, so every worker reports the same ones; so are the search index's (its
+documents, and its lag: committed capture records not yet searchable).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -22,6 +23,9 @@ from archiver.catalog import db
 from archiver.catalog import schema as t
 from archiver.times import parse_time
 from archiver.wiring import Archive
+
+if TYPE_CHECKING:
+    from archiver.search.whoosh_engine import SearchIndex
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -58,10 +62,41 @@ class _CatalogCollector:
                 value=parse_time(newest).timestamp())
 
 
+class _IndexCollector:
+    """The search index's figures, read on each scrape: whether it opens, its documents
+    (from the open searcher, no disk scan) and its lag (one count in the catalog)."""
+
+    def __init__(self, archive: Archive, index: SearchIndex) -> None:
+        self.archive = archive
+        self.index = index
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("archiver_index_up",
+                               "1 if the search index could be read this scrape (an index "
+                               "not built yet reads as empty)")
+        try:
+            state = self.index.state()
+        except Exception:  # noqa: BLE001 - a scrape reports the outage, it does not fail
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield GaugeMetricFamily("archiver_index_documents", "Documents in the search index",
+                                value=state.documents)
+        try:
+            lag = self.index.lag(self.archive.appender)
+        except Exception:  # noqa: BLE001 - the catalog is down: archiver_catalog_up says so
+            return
+        yield GaugeMetricFamily("archiver_index_lag_records",
+                                "Committed capture records not yet searchable",
+                                value=lag)
+
+
 class ApiMetrics:
     """The app's registry and the instruments the request hooks and views update."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, index: SearchIndex) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = Counter("archiver_http_requests", "HTTP requests answered",
                                 ["endpoint", "method", "status"], registry=self.registry)
@@ -74,6 +109,7 @@ class ApiMetrics:
                                            "Observations received by ingest", ["result"],
                                            registry=self.registry)
         self.registry.register(_CatalogCollector(archive))
+        self.registry.register(_IndexCollector(archive, index))
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, method, str(status)).inc()

@@ -6,8 +6,8 @@ endpoint missing from the table is refused: `create_app` fails at start-up rathe
 serve a route nobody decided about. Roles are those of ARCHITECTURE.md ("Security"):
 
 - admin: everything, including ingest and token administration;
-- records_officer: read records and items (search, when it lands);
-- legal: read items (holds and exports, when they land);
+- records_officer: read records and items, and search them;
+- legal: read items and search them (holds and exports, when they land);
 - auditor: verification, proofs and the audit trail, but no plaintext content.
 """
 
@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[str] | None] = {
     "ingest.ingest": _ADMIN,
     "records.get_record": _READERS,
     "items.get_item": _ITEM_READERS,
+    "search.search": _ITEM_READERS,
     "log.checkpoint": _AUDITORS,
     "log.inclusion_proof": _AUDITORS,
     "log.consistency_proof": _AUDITORS,

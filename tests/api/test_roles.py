@@ -25,6 +25,8 @@ EXPECTED: dict[str, tuple[str, str, dict[str, Any], set[str] | None]] = {
     "records.get_record": ("GET", "/api/v1/records/1", {}, {"admin", "records_officer"}),
     "items.get_item": ("GET", "/api/v1/items/mastodon/1", {},
                        {"admin", "records_officer", "legal"}),
+    "search.search": ("GET", "/api/v1/search?q=hello", {},
+                      {"admin", "records_officer", "legal"}),
     "log.checkpoint": ("GET", "/api/v1/log/checkpoint", {}, {"admin", "auditor"}),
     "log.inclusion_proof": ("GET", "/api/v1/log/proof/inclusion?seq=0", {},
                             {"admin", "auditor"}),

@@ -1,7 +1,8 @@
 """Schemathesis against /api/v1/openapi.json, in process: no 5xx, every response as documented.
 
 Generated requests carry an admin token (every operation is allowed) and run against an
-archive holding the demo data, so reads find records as well as missing ones. Examples are
+archive holding the demo data, indexed, so reads find records as well as missing ones and
+searches run the engine. Examples are
 bounded per operation to keep the run short. (Each operation is driven through
 `as_strategy` rather than `schemathesis.pytest.from_fixture`, whose fixture loader does not
 run under pytest 9.)
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from archiver.search.whoosh_engine import SearchIndex
 from archiver.wiring import Archive
 from tests.api.conftest import bearer
 
@@ -26,12 +28,16 @@ EXAMPLES_PER_OPERATION = int(os.environ.get("ARCHIVER_TEST_FUZZ_EXAMPLES", "25")
 
 def test_no_server_error_and_every_response_matches_the_document(
         app: Flask, demo: Archive, tokens: dict[str, str]) -> None:
+    index = SearchIndex.for_settings(demo.settings)
+    index.catch_up(demo.appender)
+    index.close()
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     headers = bearer(tokens["admin"])
     failures: dict[str, str] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     # Every operation but the document itself, which schemathesis leaves out.
     assert len(operations) == len(app.view_functions) - 1
+    assert "GET /api/v1/search" in {operation.label for operation in operations}
     for operation in operations:
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True,
