@@ -22,7 +22,7 @@ from archiver.catalog import schema as t
 from archiver.ingest import read_jsonl
 from archiver.tokens import ROLES, create_token
 from archiver.wiring import Archive
-from tests.fixtures.backends import settings_env
+from tests.fixtures.backends import backend_env_for
 
 API_BACKENDS = [("filesystem", "sqlite"), ("s3", "postgres")]
 DEMO = files("archiver.demo").joinpath("observations.jsonl").read_bytes()
@@ -30,12 +30,7 @@ DEMO = files("archiver.demo").joinpath("observations.jsonl").read_bytes()
 
 @pytest.fixture(params=API_BACKENDS, ids=[f"{s}-{c}" for s, c in API_BACKENDS])
 def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    store, catalog = request.param
-    if store == "s3":
-        request.applymarker(pytest.mark.s3)
-    if catalog == "postgres":
-        request.applymarker(pytest.mark.postgres)
-    return settings_env(tmp_path, store, catalog, request)
+    return backend_env_for(request, tmp_path)
 
 
 @pytest.fixture
