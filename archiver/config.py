@@ -65,6 +65,13 @@ class ApiSettings:
     proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-For is trusted
 
 
+@dataclass(frozen=True)
+class SearchSettings:
+    engine: str = "whoosh"  # whoosh (files under $ARCHIVER_HOME/index) | postgres (the catalog)
+
+
+SEARCH_ENGINES = ("whoosh", "postgres")
+
 _SECTIONS: dict[str, type] = {
     "catalog": CatalogSettings,
     "store": StoreSettings,
@@ -72,6 +79,7 @@ _SECTIONS: dict[str, type] = {
     "capture": CaptureSettings,
     "keys": KeySettings,
     "api": ApiSettings,
+    "search": SearchSettings,
 }
 
 
@@ -84,6 +92,7 @@ class Settings:
     capture: CaptureSettings
     keys: KeySettings
     api: ApiSettings = ApiSettings()
+    search: SearchSettings = SearchSettings()
 
     @property
     def catalog_url(self) -> str:
@@ -192,6 +201,13 @@ def load_settings(home: Path | str | None = None, env: Mapping[str, str] | None 
         raise ConfigError("[store] bucket is required when kind = 's3'")
     if settings.log.segment_max_records < 1:
         raise ConfigError("[log] segment_max_records must be at least 1")
+    if settings.search.engine not in SEARCH_ENGINES:
+        raise ConfigError(f"[search] engine must be 'whoosh' or 'postgres', not "
+                          f"{settings.search.engine!r}")
+    if settings.search.engine == "postgres" and not settings.catalog_url.startswith("postgresql"):
+        raise ConfigError("[search] engine = 'postgres' needs a PostgreSQL catalog ([catalog] "
+                          "url = 'postgresql://...'); this archive's catalog is "
+                          f"{settings.catalog_url.split(':', 1)[0]}")
     return settings
 
 

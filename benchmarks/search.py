@@ -10,6 +10,11 @@ ratio > 1 means faster than that figure).
 
     .venv/bin/python benchmarks/search.py                 # 20,000 records
     .venv/bin/python benchmarks/search.py --records 100000
+    .venv/bin/python benchmarks/search.py --engine postgres   # PostgreSQL full-text search
+
+`--engine postgres` puts the catalog in a fresh schema of the PostgreSQL database at
+`--postgres-url` (dropped afterwards) and indexes with `PostgresIndex.catch_up`; the
+corpus and the queries are the same, and the Whoosh reference figures stay as they are.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from archiver.config import load_settings  # noqa: E402
 from archiver.ingest import read_jsonl  # noqa: E402
 from archiver.search.engine import QueryPlan  # noqa: E402
+from archiver.search.postgres_engine import PostgresIndex  # noqa: E402
 from archiver.search.query import SearchRequest, search  # noqa: E402
 from archiver.search.whoosh_engine import SearchIndex  # noqa: E402
 from archiver.wiring import init_archive  # noqa: E402
@@ -131,90 +140,146 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
 
 
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A fresh schema in the PostgreSQL database at `url`, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def analyze_catalog(archive: Any) -> None:
+    """Planner statistics for the catalog just loaded, as autovacuum would gather them (a
+    server may run without autovacuum; then the queries `lag` makes are planned blind)."""
+    from sqlalchemy import text
+
+    with archive.catalog.engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT") as conn:
+        for table in ("records", "items", "data_keys", "segments"):
+            conn.execute(text(f"ANALYZE {table}"))
+
+
+def _postgres_size(index: PostgresIndex) -> int:
+    from sqlalchemy import text
+
+    with index.catalog.reader() as conn:
+        return int(conn.execute(text(
+            "SELECT pg_total_relation_size('search_documents')")).scalar_one())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=50, help="timed runs per query type")
     ap.add_argument("--procs", type=int, default=1, help="Whoosh writer processes")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--engine", choices=("whoosh", "postgres"), default="whoosh")
+    ap.add_argument("--postgres-url", default=os.environ.get(
+        "ARCHIVER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        help="--engine postgres: the database (a fresh schema is made and dropped)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
-        settings = load_settings(env={"ARCHIVER_HOME": str(Path(tmp) / "home")})
-        archive, _ = init_archive(settings, "bench.archiver/search")
-        data, words = corpus(args.records, args.seed)
-        t0 = time.perf_counter()
-        summary = archive.ingestor.ingest(o for _, o in read_jsonl(
-            io.BytesIO(data), max_text_bytes=100_000, max_line_bytes=1_000_000))
-        ingest_s = time.perf_counter() - t0
-        index = SearchIndex(settings.index_dir, procs=args.procs)
-        t0 = time.perf_counter()
-        indexed = index.catch_up(archive.appender)
-        index_s = time.perf_counter() - t0
+        if args.engine == "postgres":
+            with postgres_schema(args.postgres_url) as url:
+                run(args, tmp, {"ARCHIVER_CATALOG_URL": url, "ARCHIVER_SEARCH_ENGINE": "postgres"})
+        else:
+            run(args, tmp, {})
+
+
+def run(args: argparse.Namespace, tmp: str, env: dict[str, str]) -> None:
+    """One benchmark: ingest the corpus, index it with the chosen engine, time queries."""
+    settings = load_settings(env={"ARCHIVER_HOME": str(Path(tmp) / "home"), **env})
+    archive, _ = init_archive(settings, "bench.archiver/search")
+    data, words = corpus(args.records, args.seed)
+    t0 = time.perf_counter()
+    summary = archive.ingestor.ingest(o for _, o in read_jsonl(
+        io.BytesIO(data), max_text_bytes=100_000, max_line_bytes=1_000_000))
+    ingest_s = time.perf_counter() - t0
+    if args.engine == "postgres":
+        analyze_catalog(archive)
+    index: Any = (PostgresIndex.for_settings(settings) if args.engine == "postgres"
+                  else SearchIndex(settings.index_dir, procs=args.procs))
+    t0 = time.perf_counter()
+    indexed = index.catch_up(archive.appender)
+    index_s = time.perf_counter() - t0
+    if args.engine == "postgres":
+        size = _postgres_size(index)
+    else:
         size = sum(p.stat().st_size for p in settings.index_dir.rglob("*") if p.is_file())
 
-        rng = random.Random(args.seed + 1)
-        common = words[40:80]  # Zipf ranks 40-80: each in a few percent of the records
-        very_common = words[3:13]  # "and", "a", "in", ...: each in about half of them
-        mid = words[20:80]
-        texts = [json.loads(line)["text"] for line in data.splitlines()[:2000]
-                 if b'"text"' in line]
-        rank = {w: i for i, w in enumerate(words)}
-        phrases = [f'"{a} {b}"' for text in texts
-                   for a, b in zip(text.split(), text.split()[1:], strict=False)
-                   if 20 <= rank[a] <= 400 and 20 <= rank[b] <= 400]
+    rng = random.Random(args.seed + 1)
+    common = words[40:80]  # Zipf ranks 40-80: each in a few percent of the records
+    very_common = words[3:13]  # "and", "a", "in", ...: each in about half of them
+    mid = words[20:80]
+    texts = [json.loads(line)["text"] for line in data.splitlines()[:2000]
+             if b'"text"' in line]
+    rank = {w: i for i, w in enumerate(words)}
+    phrases = [f'"{a} {b}"' for text in texts
+               for a, b in zip(text.split(), text.split()[1:], strict=False)
+               if 20 <= rank[a] <= 400 and 20 <= rank[b] <= 400]
 
-        def year_bounds() -> tuple[str, str]:
-            year = rng.choice((2023, 2024, 2025))
-            return f"{year}-01-01", f"{year}-12-31"
+    def year_bounds() -> tuple[str, str]:
+        year = rng.choice((2023, 2024, 2025))
+        return f"{year}-01-01", f"{year}-12-31"
 
-        def request(kind: str) -> SearchRequest:
-            if kind == "common term":
-                return SearchRequest(query=rng.choice(common))
-            if kind == "very common term":
-                return SearchRequest(query=rng.choice(very_common))
-            if kind == "phrase":
-                return SearchRequest(query=rng.choice(phrases))
-            if kind == "term + 1-year range + account":
-                start, end = year_bounds()
-                return SearchRequest(query=rng.choice(mid), accounts=(rng.choice(ACCOUNTS),),
-                                     date_from=start, date_to=end, sort="newest")
-            if kind == "top 20 by date":
-                return SearchRequest(query=rng.choice(common), sort="newest")
-            return SearchRequest(sort="newest")  # everything, newest first
+    def request(kind: str) -> SearchRequest:
+        if kind == "common term":
+            return SearchRequest(query=rng.choice(common))
+        if kind == "very common term":
+            return SearchRequest(query=rng.choice(very_common))
+        if kind == "phrase":
+            return SearchRequest(query=rng.choice(phrases))
+        if kind == "term + 1-year range + account":
+            start, end = year_bounds()
+            return SearchRequest(query=rng.choice(mid), accounts=(rng.choice(ACCOUNTS),),
+                                 date_from=start, date_to=end, sort="newest")
+        if kind == "top 20 by date":
+            return SearchRequest(query=rng.choice(common), sort="newest")
+        return SearchRequest(sort="newest")  # everything, newest first
 
-        def plan(r: SearchRequest) -> QueryPlan:
-            start, end = r.bounds()
-            return QueryPlan(query=r.query, terms={"account": r.accounts} if r.accounts else {},
-                             start_us=start, end_us=end, order=r.sort, limit=r.limit)
+    def plan(r: SearchRequest) -> QueryPlan:
+        start, end = r.bounds()
+        return QueryPlan(query=r.query, terms={"account": r.accounts} if r.accounts else {},
+                         start_us=start, end_us=end, order=r.sort, limit=r.limit)
 
-        print(f"corpus: {summary.archived} records archived ({summary.received} observations, "
-              f"{dict(summary.events)}), ingest {summary.archived / ingest_s:,.0f} records/s")
-        print(f"indexing: {indexed} records in {index_s:.1f} s = {indexed / index_s:,.0f} "
-              f"records/s (procs={args.procs}); plain Whoosh {WHOOSH_INDEXING} docs/s -> "
-              f"x{indexed / index_s / WHOOSH_INDEXING:.2f}; index size {size / 1e6:.1f} MB")
-        if args.records != 100_000:
-            print(f"(MEASUREMENTS.md figures are for 100,000 posts; this corpus has "
-                  f"{summary.archived:,} records)")
-        print(f"{'query (top 20)':34} {'engine p50/p95 ms':>18} {'end-to-end p50/p95':>19}"
-              f"   {'Whoosh p50/p95':>14}  ratio p50/p95 (e2e)")
-        kinds = [*WHOOSH, "very common term", "everything, newest first"]
-        for kind in kinds:
-            engine = timed(lambda k=kind: index.run(plan(request(k))), args.runs)
-            e2e = timed(lambda k=kind: search(index, archive, request(k)), args.runs)
-            ref = WHOOSH.get(kind)
-            ratio = (f"x{ref[0] / e2e[0]:.1f} / x{ref[1] / e2e[1]:.1f}" if ref else "-")
-            ref_text = f"{ref[0]:g} / {ref[1]:g}" if ref else "-"
-            print(f"{kind:34} {engine[0]:8.1f} / {engine[1]:6.1f}   {e2e[0]:8.1f} / "
-                  f"{e2e[1]:6.1f}   {ref_text:>14}  {ratio}")
-        for label, group in (("common term", common), ("very common term", very_common)):
-            counts = [search(index, archive, SearchRequest(query=w)).total for w in group]
-            print(f"({label}: matches {min(counts):,} to {max(counts):,} records)")
-        counts = [search(index, archive, SearchRequest(query=p)).total for p in phrases[:20]]
-        print(f"(phrase: matches {min(counts):,} to {max(counts):,} records)")
-        index.close()
-        archive.close()
-
+    print(f"corpus: {summary.archived} records archived ({summary.received} observations, "
+          f"{dict(summary.events)}), ingest {summary.archived / ingest_s:,.0f} records/s")
+    engine = ("PostgreSQL" if args.engine == "postgres"
+              else f"Whoosh, procs={args.procs}")
+    print(f"indexing: {indexed} records in {index_s:.1f} s = {indexed / index_s:,.0f} "
+          f"records/s ({engine}); plain Whoosh {WHOOSH_INDEXING} docs/s -> "
+          f"x{indexed / index_s / WHOOSH_INDEXING:.2f}; index size {size / 1e6:.1f} MB")
+    if args.records != 100_000:
+        print(f"(MEASUREMENTS.md figures are for 100,000 posts; this corpus has "
+              f"{summary.archived:,} records)")
+    print(f"{'query (top 20)':34} {'engine p50/p95 ms':>18} {'end-to-end p50/p95':>19}"
+          f"   {'Whoosh p50/p95':>14}  ratio p50/p95 (e2e)")
+    kinds = [*WHOOSH, "very common term", "everything, newest first"]
+    for kind in kinds:
+        alone = timed(lambda k=kind: index.run(plan(request(k))), args.runs)
+        e2e = timed(lambda k=kind: search(index, archive, request(k)), args.runs)
+        ref = WHOOSH.get(kind)
+        ratio = (f"x{ref[0] / e2e[0]:.1f} / x{ref[1] / e2e[1]:.1f}" if ref else "-")
+        ref_text = f"{ref[0]:g} / {ref[1]:g}" if ref else "-"
+        print(f"{kind:34} {alone[0]:8.1f} / {alone[1]:6.1f}   {e2e[0]:8.1f} / "
+              f"{e2e[1]:6.1f}   {ref_text:>14}  {ratio}")
+    for label, group in (("common term", common), ("very common term", very_common)):
+        counts = [search(index, archive, SearchRequest(query=w)).total for w in group]
+        print(f"({label}: matches {min(counts):,} to {max(counts):,} records)")
+    counts = [search(index, archive, SearchRequest(query=p)).total for p in phrases[:20]]
+    print(f"(phrase: matches {min(counts):,} to {max(counts):,} records)")
+    index.close()
+    archive.close()
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 metadata = MetaData()
 
@@ -137,3 +138,54 @@ audit_events = Table(
 )
 Index("ix_audit_events_time", audit_events.c.time)
 Index("ix_audit_events_actor", audit_events.c.actor_id, audit_events.c.id)
+
+# -- the PostgreSQL search engine's index (archiver/search/postgres_engine.py) ------------
+# PostgreSQL only: migration 0003 creates these tables only there. Derived from the log
+# like the Whoosh index (`archiver search reindex` rebuilds them); `rebuild` leaves them.
+# Times are microseconds since the Unix epoch (`documents.time_us`), `tokens` holds the
+# analyzer's terms of the text and the prefixed terms of the other searchable fields.
+
+search_documents = Table(
+    "search_documents",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("platform", Text, nullable=False),
+    Column("account", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("item_id", Text, nullable=False),
+    Column("item_key", Text, nullable=False),  # documents.item_key(platform, item_id)
+    Column("parent_id", Text),
+    Column("author_id", Text),
+    Column("author_handle", Text),
+    Column("author_name", Text),
+    Column("lang", Text),
+    Column("url", Text),
+    Column("published", BigInteger),  # NULL: no publication time (deletion notices)
+    Column("published_at", String(32)),
+    Column("published_day", String(10)),
+    Column("captured", BigInteger, nullable=False),
+    Column("captured_at", String(32), nullable=False),
+    Column("captured_day", String(10), nullable=False),
+    Column("time", BigInteger, nullable=False),  # published, else captured: the sort time
+    Column("hashtags", Text),  # normalized, space-separated
+    Column("mentions", Text),
+    Column("urls", Text),
+    Column("text", Text, nullable=False),
+    Column("tokens", TSVECTOR, nullable=False),
+)
+Index("ix_search_documents_tokens", search_documents.c.tokens, postgresql_using="gin")
+Index("ix_search_documents_time", search_documents.c.time, search_documents.c.seq)
+Index("ix_search_documents_published", search_documents.c.published, search_documents.c.seq)
+Index("ix_search_documents_captured", search_documents.c.captured, search_documents.c.seq)
+Index("ix_search_documents_account", search_documents.c.account, search_documents.c.time,
+      search_documents.c.seq)
+Index("ix_search_documents_item", search_documents.c.item_key)
+Index("ix_search_documents_author", search_documents.c.author_id)
+
+search_state = Table(
+    "search_state",
+    metadata,
+    Column("name", String(64), primary_key=True),  # indexed_through | documents
+    Column("value", BigInteger, nullable=False),
+)

@@ -19,8 +19,8 @@ from typing import Any
 import click
 
 from archiver.search.engine import ORDERS, IndexLocked
+from archiver.search.engines import open_index
 from archiver.search.query import SearchRequest, SearchResult, search
-from archiver.search.whoosh_engine import SearchIndex
 
 
 def _emit(obj: Any) -> None:
@@ -30,7 +30,7 @@ def _emit(obj: Any) -> None:
 def index_after_ingest(archive: Any) -> None:
     """Index what an ingest just archived; when another process holds the index, say on
     stderr that indexing is deferred (the records are archived either way)."""
-    index = SearchIndex.for_settings(archive.settings)
+    index = open_index(archive.settings)
     try:
         index.catch_up(archive.appender)
     except IndexLocked as exc:
@@ -90,7 +90,7 @@ def search_query(obj: Any, query: str, as_json: bool, platform: tuple[str, ...],
         authors=author, date_field="captured" if captured else "published",
         date_from=date_from, date_to=date_to, has_edits=has_edits, deleted=deleted,
         hidden=hidden, sort=sort, collapse=collapse, limit=limit, cursor=cursor)
-    index = SearchIndex.for_settings(archive.settings)
+    index = open_index(archive.settings)
     try:
         result = search(index, archive, request)
     finally:
@@ -136,7 +136,7 @@ def _print(result: SearchResult) -> None:
 def search_reindex(obj: Any) -> None:
     """Rebuild the index from the store and the keys (searches use the old one meanwhile)."""
     archive = obj.archive()
-    index = SearchIndex.for_settings(archive.settings)
+    index = open_index(archive.settings)
     try:
         count = index.reindex(archive.appender)
         _emit({"reindexed": True, "documents": count, "lag": index.lag(archive.appender)})
@@ -149,7 +149,7 @@ def search_reindex(obj: Any) -> None:
 def search_catch_up(obj: Any) -> None:
     """Index every committed record the index does not hold yet."""
     archive = obj.archive()
-    index = SearchIndex.for_settings(archive.settings)
+    index = open_index(archive.settings)
     try:
         count = index.catch_up(archive.appender)
         _emit({"indexed": count, "lag": index.lag(archive.appender)})
@@ -162,7 +162,7 @@ def search_catch_up(obj: Any) -> None:
 def search_status(obj: Any) -> None:
     """The index's high-water mark, document count and lag behind the log."""
     archive = obj.archive()
-    index = SearchIndex.for_settings(archive.settings)
+    index = open_index(archive.settings)
     try:
         state = index.state()
         _emit({"indexed_through": state.indexed_through, "documents": state.documents,

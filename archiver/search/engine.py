@@ -72,6 +72,12 @@ def _pattern(p: str) -> re.Pattern[str]:
 
 
 @dataclass(frozen=True)
+class IndexState:
+    indexed_through: int  # the highest seq examined: every capture record up to it is done
+    documents: int
+
+
+@dataclass(frozen=True)
 class EngineHit:
     seq: int
     key: SortKey
@@ -89,9 +95,15 @@ class EnginePage:
 
 
 class SearchEngine(Protocol):
-    """What the domain needs of an engine (Whoosh now; PostgreSQL full-text later)."""
+    """What the domain needs of an engine: Whoosh (`whoosh_engine.SearchIndex`) or
+    PostgreSQL full-text search (`postgres_engine.PostgresIndex`); `engines.open_index`
+    opens the one the settings name."""
 
     def run(self, plan: QueryPlan) -> EnginePage: ...
+
+    def state(self) -> IndexState: ...
+
+    def close(self) -> None: ...
 
     def catch_up(self, appender: Appender) -> int: ...
 

@@ -30,7 +30,6 @@ import uuid
 from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,15 +44,15 @@ from whoosh.reading import SegmentReader
 
 from archiver.catalog import schema as t
 from archiver.config import Settings
-from archiver.errors import IntegrityError, InvalidRequest
+from archiver.errors import InvalidRequest
 from archiver.log.appender import Appender
-from archiver.log.envelope import leaf_hash, parse_line, segment_key
-from archiver.search import analyzer
-from archiver.search.documents import SearchDocument, document_for
+from archiver.search import analyzer, log_source
+from archiver.search.documents import SearchDocument
 from archiver.search.engine import (
     EngineHit,
     EnginePage,
     IndexLocked,
+    IndexState,
     MatchTerms,
     QueryPlan,
     SortKey,
@@ -131,12 +130,6 @@ def index_fields(doc: SearchDocument) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
-class IndexState:
-    indexed_through: int  # the highest seq examined: every capture record up to it is done
-    documents: int
-
-
 class SearchIndex:
     """The Whoosh index of one archive. Many readers; one writing process at a time."""
 
@@ -152,6 +145,12 @@ class SearchIndex:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> SearchIndex:
+        """The archive's search index: this Whoosh index, or the engine `[search] engine`
+        names (`engines.open_index`), which offers the same interface."""
+        if settings.search.engine != "whoosh":
+            from archiver.search.engines import open_index
+
+            return open_index(settings)  # type: ignore[return-value]
         return cls(settings.index_dir)
 
     def close(self) -> None:
@@ -660,45 +659,11 @@ def _max_seq(searcher: Any) -> int:
     return best
 
 
-# -- reading the log ------------------------------------------------------------------------
+# -- reading the log (archiver/search/log_source.py; named here so tests can intercept) ----
 
-def _pending(appender: Appender, after: int, limit: int) -> list[Any]:
-    """The next committed, undestroyed capture records after seq `after`, with their keys."""
-    r, k, s = t.records.c, t.data_keys.c, t.segments.c
-    q = (select(r.seq, r.segment_first, r.record_hash, k.wrapped, k.kek, s.last)
-         .select_from(t.records.outerjoin(t.data_keys, k.kid == r.kid)
-                      .join(t.segments, s.first == r.segment_first))
-         .where(r.seq > after, r.type == "capture", r.destroyed_at.is_(None))
-         .order_by(r.seq).limit(limit))
-    with appender.p.catalog.reader() as conn:
-        return list(conn.execute(q))
-
-
-def _destroyed_since(appender: Appender, since: str) -> list[int]:
-    r = t.records.c
-    with appender.p.catalog.reader() as conn:
-        return [row.seq for row in conn.execute(select(r.seq).where(
-            r.type == "capture", r.destroyed_at.is_not(None), r.destroyed_at >= since))]
-
-
-def _read_documents(appender: Appender, rows: Sequence[Any]) -> Iterator[SearchDocument]:
-    """Fetch each segment once, check each record against the catalog, decrypt, convert."""
-    key, lines = None, [b""]
-    for row in rows:
-        if row.wrapped is None:
-            continue  # destroyed between the query and now
-        where = segment_key(row.segment_first, row.last)
-        if where != key:
-            key, lines = where, appender.p.store.get(where).split(b"\n")
-        i = row.seq - row.segment_first
-        if i >= len(lines) - 1:
-            raise IntegrityError("record missing from its segment", row.seq, where)
-        env = parse_line(lines[i], where=where, expected_seq=row.seq)
-        if leaf_hash(lines[i]) != row.record_hash:
-            raise IntegrityError("record hash differs from the catalog's", row.seq, where)
-        payload = appender.decrypt(env, row.wrapped, row.kek)
-        if payload is not None:
-            yield document_for(row.seq, env.time, payload)
+_pending = log_source.pending
+_destroyed_since = log_source.destroyed_since
+_read_documents = log_source.read_documents
 
 
 # -- small files ----------------------------------------------------------------------------

@@ -1,34 +1,58 @@
-"""Search under test: the demo archive indexed once per module (read-only tests), and
-fresh archives on the two ends of the backend matrix for tests that write."""
+"""Search under test, on both engines: the demo archive indexed once per module and
+engine (read-only tests), and fresh archives for tests that write: Whoosh on the two ends
+of the backend matrix, and the PostgreSQL engine (which needs a PostgreSQL catalog)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from archiver.config import load_settings
 from archiver.log.reader import read_record
+from archiver.search.engine import SearchEngine
+from archiver.search.engines import open_index
 from archiver.search.query import SearchRequest, SearchResult, search
-from archiver.search.whoosh_engine import SearchIndex
 from archiver.wiring import Archive, init_archive
 from tests.fixtures.backends import settings_env
 from tests.test_log_contract import DEMO, ingest
 
-SEARCH_BACKENDS = [("filesystem", "sqlite"), ("s3", "postgres")]
+# (store, catalog, search engine)
+SEARCH_BACKENDS = [("filesystem", "sqlite", "whoosh"), ("s3", "postgres", "whoosh"),
+                   ("s3", "postgres", "postgres")]
+ENGINES = [pytest.param("whoosh", id="whoosh"),
+           pytest.param("postgres", id="pg-engine", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(params=SEARCH_BACKENDS, ids=[f"{s}-{c}" for s, c in SEARCH_BACKENDS])
+@pytest.fixture(params=SEARCH_BACKENDS, ids=[f"{s}-{c}" + ("-pg-engine" if e == "postgres" else "")
+                                             for s, c, e in SEARCH_BACKENDS])
 def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    store, catalog = request.param
+    store, catalog, engine = request.param
     if store == "s3":
         request.applymarker(pytest.mark.s3)
     if catalog == "postgres":
         request.applymarker(pytest.mark.postgres)
-    return settings_env(tmp_path, store, catalog, request)
+    env = settings_env(tmp_path, store, catalog, request)
+    env["ARCHIVER_SEARCH_ENGINE"] = engine
+    return env
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test module, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(postgres_server)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{postgres_server}?options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
 
 
 @dataclass
@@ -36,7 +60,15 @@ class Indexed:
     """An archive with its index, and every capture record read back as the oracle."""
 
     archive: Archive
-    index: SearchIndex
+    index: Any  # a SearchEngine: whoosh_engine.SearchIndex or postgres_engine.PostgresIndex
+
+    @property
+    def engine(self) -> str:
+        return self.archive.settings.search.engine
+
+    def other(self) -> SearchEngine:
+        """Another handle on the same index, as another process would open it."""
+        return open_index(self.archive.settings)
 
     def find(self, **kwargs: Any) -> SearchResult:
         return search(self.index, self.archive, SearchRequest(**kwargs))
@@ -73,14 +105,18 @@ class Indexed:
         return out
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexed]:
-    """The demo data on filesystem + SQLite, indexed. Tests must not change it."""
+@pytest.fixture(scope="module", params=ENGINES)
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Indexed]:
+    """The demo data indexed by each engine: Whoosh on filesystem + SQLite, PostgreSQL on
+    filesystem + PostgreSQL. Tests must not change it."""
     home = tmp_path_factory.mktemp("demo") / "home"
-    archive, _ = init_archive(load_settings(env={"ARCHIVER_HOME": str(home)}),
-                              "test.archiver/search")
+    env = {"ARCHIVER_HOME": str(home), "ARCHIVER_SEARCH_ENGINE": request.param}
+    if request.param == "postgres":
+        env["ARCHIVER_CATALOG_URL"] = request.getfixturevalue("module_postgres_url")
+    archive, _ = init_archive(load_settings(env=env), "test.archiver/search")
     ingest(archive, DEMO)
-    index = SearchIndex.for_settings(archive.settings)
+    index = open_index(archive.settings)
     index.catch_up(archive.appender)
     yield Indexed(archive, index)
     index.close()
@@ -89,7 +125,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexed]:
 
 @pytest.fixture
 def indexed(archive: Archive) -> Iterator[Indexed]:
-    """A fresh, empty archive (on each backend pair) and its index."""
-    index = SearchIndex.for_settings(archive.settings)
+    """A fresh, empty archive (on each backend pair and engine) and its index."""
+    index = open_index(archive.settings)
     yield Indexed(archive, index)
     index.close()
