@@ -11,6 +11,11 @@
     │   └── ObjectLocked       the store refused to delete/overwrite a locked object
     ├── KeyUnavailable         a data key is gone (destroyed) or cannot be unwrapped
     ├── IntegrityError         the log does not verify (seq, reason)
+    ├── CollectorError         a platform could not be collected (which platform, why)
+    │   ├── CredentialsRejected  the platform refused the account's credentials
+    │   ├── RateLimited          the platform asks to wait longer than a run may
+    │   ├── PlatformUnavailable  network failures or 5xx answers after every retry
+    │   └── MalformedResponse    a response not in the platform's documented shape
     ├── Unauthorized           no credentials, or credentials that are unknown or revoked
     └── Forbidden              valid credentials whose roles do not allow the action
 """
@@ -95,3 +100,35 @@ class Forbidden(ArchiveError):
     """The caller is known, but none of its roles allows the action."""
 
     code = "forbidden"
+
+
+class CollectorError(ArchiveError):
+    """A collection run failed; nothing after the failure is archived (the run says why)."""
+
+    code = "collector_error"
+
+
+class CredentialsRejected(CollectorError):
+    """The platform refused the account's token (expired, revoked): pause and alert."""
+
+    code = "credentials_rejected"
+
+
+class RateLimited(CollectorError):
+    """The platform's limit resets later than a run may wait; `retry_at` is epoch seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, reason: str, retry_at: float | None = None) -> None:
+        self.retry_at = retry_at
+        super().__init__(reason)
+
+
+class PlatformUnavailable(CollectorError):
+    code = "platform_unavailable"
+
+
+class MalformedResponse(CollectorError):
+    """Not JSON, an HTML error page, wrong types, too large: never archived."""
+
+    code = "malformed_response"
