@@ -227,6 +227,20 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
 
 
 @dataclass(frozen=True, slots=True)
+class MediaBlob:
+    """A downloaded media file: its plaintext bytes, checked type and SHA-256 (hex).
+
+    Collectors' media download makes these; the log encrypts each under its own data key
+    and stores it as `media/<id>` (docs/format.md, "Media objects").
+    """
+
+    sha256: str
+    mime: str
+    data: bytes = field(repr=False)
+    source_url: str
+
+
+@dataclass(frozen=True, slots=True)
 class PendingRecord:
     """A payload waiting for the appender; `item` links a capture to its catalog item."""
 

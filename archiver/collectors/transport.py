@@ -110,13 +110,16 @@ class Transport:
 
     def get(self, url: str, *, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None,
-            accept: Collection[int] = ()) -> Response:
-        """GET; 2xx and the statuses in `accept` (e.g. 404 for a lookup) are returned."""
-        return self.request("GET", url, params=params, headers=headers, accept=accept)
+            accept: Collection[int] = (), max_bytes: int | None = None) -> Response:
+        """GET; 2xx and the statuses in `accept` (e.g. 404 for a lookup) are returned.
+
+        `max_bytes` lowers or raises the body limit for this request (media downloads)."""
+        return self.request("GET", url, params=params, headers=headers, accept=accept,
+                            max_bytes=max_bytes)
 
     def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, json_body: Any = None,
-                accept: Collection[int] = ()) -> Response:
+                accept: Collection[int] = (), max_bytes: int | None = None) -> Response:
         s = self.settings
         host = urlsplit(url).netloc
         attempt = 0
@@ -124,7 +127,7 @@ class Transport:
             self._wait_for(host)
             self.requests += 1
             try:
-                response = self._send(method, url, params, headers, json_body)
+                response = self._send(method, url, params, headers, json_body, max_bytes)
             except (httpx.TransportError, _Truncated) as exc:
                 if attempt >= s.retries:
                     raise PlatformUnavailable(
@@ -163,8 +166,9 @@ class Transport:
                                     f"{_excerpt(response.body)}")
 
     def _send(self, method: str, url: str, params: Mapping[str, Any] | None,
-              headers: Mapping[str, str] | None, json_body: Any) -> Response:
-        limit = self.settings.max_bytes
+              headers: Mapping[str, str] | None, json_body: Any,
+              max_bytes: int | None = None) -> Response:
+        limit = self.settings.max_bytes if max_bytes is None else max_bytes
         with self._client.stream(method, url, params=params, headers=headers,
                                  json=json_body) as r:
             declared = r.headers.get("content-length")
