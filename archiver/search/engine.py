@@ -10,7 +10,12 @@ returns an `EnginePage`. Everything an engine must agree on is fixed here:
   greater than it, so pages never overlap or skip;
 - date bounds are inclusive and in microseconds; a record without the time filtered on
   (a deletion notice has no publication time) does not pass a date filter;
-- item filters are item keys (`documents.item_key`) to allow or to deny.
+- item filters are item keys (`documents.item_key`) to allow or to deny;
+- facets count the records of the whole match set (every filter applied, the cursor and
+  the page size not), per value of each field the plan names: `platform`, `kind` and
+  `event` lowercased, `account` as stored, `year` the four-digit (or shorter) year of the
+  plan's date field in UTC; a record without that time has no year. Values with a count
+  of zero are left out.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from archiver.log.appender import Appender
 ORDERS = ("relevance", "newest", "oldest")
 DATE_FIELDS = ("published", "captured")
 TERM_FILTERS = ("platform", "account", "kind", "event")
+FACETS = (*TERM_FILTERS, "year")
 SortKey = tuple[float, int]
 
 
@@ -49,6 +55,7 @@ class QueryPlan:
     after: SortKey | None = None
     limit: int = 20
     collapse: bool = False
+    facets: tuple[str, ...] = ()  # of FACETS: count the match set per value of these
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class EnginePage:
     total: int  # records (or items, collapsed) matching the query and every filter
     more: bool  # there are results after the last hit
     match_terms: MatchTerms = MatchTerms()
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> value -> n
 
 
 class SearchEngine(Protocol):

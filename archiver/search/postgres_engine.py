@@ -28,6 +28,14 @@ with the high-water mark, so a crash can neither lose nor repeat a record. `rein
 rebuilds in one transaction: searches see the old index until it commits. `remove`
 deletes the rows of disposed records and vacuums the table (see `remove` for what
 PostgreSQL keeps on disk).
+
+What differs from Whoosh: relevance order (above); boosts (`term^2`) are accepted and
+ignored; a word beyond position 16,383 of a text takes that position (phrases there may
+be missed) and a term keeps its first 256 positions; wildcards that do not start with a
+literal prefix (`*lav`, `?ood`) and ranges over terms (`[a TO c]`) read every row's
+terms, so they are slow on a large archive. Totals are exact, so a search counts every
+match: on a million records a term in tens of thousands of them costs a read of each of
+their rows (benchmarks/search.py measures it).
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from archiver.search import query_language as ql
 from archiver.search.documents import SearchDocument
 from archiver.search.engine import (
     DATE_FIELDS,
+    FACETS,
     ORDERS,
     EngineHit,
     EnginePage,
@@ -575,25 +584,35 @@ class PostgresIndex:
         # One snapshot for the count and the page, as a Whoosh searcher has.
         with self.catalog.engine.connect().execution_options(
                 isolation_level="REPEATABLE READ") as conn, conn.begin():
+            conn.execute(text("SET LOCAL jit = off"))
             if plan.collapse:
                 hits, total = _collapsed_page(conn, plan, sql, where, score)
             else:
                 hits, total = _page(conn, plan, sql, where, score)
+            facets = _facets(conn, plan, sql, where) if plan.facets and total else {}
         more = len(hits) > plan.limit
-        return EnginePage(hits[:plan.limit], total, more, matching)
+        return EnginePage(hits[:plan.limit], total, more, matching,
+                          {name: facets.get(name, {}) for name in plan.facets})
 
 
 # -- reading a page ----------------------------------------------------------------------
 
 def _filters(plan: QueryPlan, sql: _Sql) -> list[str]:
     out = []
+
+    def any_of(column: str, values: list[str]) -> str:
+        # One value as `=`: then an index on (column, time) also gives the time order.
+        if len(values) == 1:
+            return f"{column} = {sql.bind(values[0])}"
+        return f"{column} = ANY({sql.bind(values)})"
+
     for name, values in plan.terms.items():
         if not values:
             continue
         if name in ("platform", "kind", "event"):
-            out.append(f"lower(d.{name}) = ANY({sql.bind([v.lower() for v in values])})")
+            out.append(any_of(f"lower(d.{name})", [v.lower() for v in values]))
         elif name == "account":
-            out.append(f"d.account = ANY({sql.bind(list(values))})")
+            out.append(any_of("d.account", list(values)))
         else:
             raise InvalidRequest(f"unknown filter {name!r}")
     if plan.authors:
@@ -604,6 +623,12 @@ def _filters(plan: QueryPlan, sql: _Sql) -> list[str]:
                                                  for k in keys)))
         out.append("(" + " OR ".join(either) + ")")
     column = f"d.{plan.date_field}"
+    if plan.date_field == "published" and (plan.start_us is not None
+                                           or plan.end_us is not None):
+        # `time` is the publication time wherever there is one: bounding it lets the
+        # (time, seq) and (account, time, seq) indexes serve the range and the order.
+        out.append("d.published IS NOT NULL")
+        column = "d.time"
     if plan.start_us is not None:
         out.append(f"{column} >= {sql.bind(plan.start_us)}")
     if plan.end_us is not None:
@@ -613,6 +638,37 @@ def _filters(plan: QueryPlan, sql: _Sql) -> list[str]:
                    if plan.allow_items else "FALSE")
     if plan.deny_items:
         out.append(f"NOT (d.item_key = ANY({sql.bind(sorted(plan.deny_items))}))")
+    return out
+
+
+def _facet_expression(name: str, date_field: str) -> str:
+    """The value a facet counts, as the Whoosh engine has it (ID terms, lowercased where
+    the filter is; the year from the `*_day` text, so both engines cut years alike)."""
+    if name == "year":
+        return f"split_part(d.{date_field}_day, '-', 1)"
+    if name in _ID_COLUMNS and name in FACETS:
+        return _ID_COLUMNS[name]
+    raise InvalidRequest(f"unknown facet {name!r}; facets are {', '.join(FACETS)}")
+
+
+def _facets(conn: Connection, plan: QueryPlan, sql: _Sql, where: list[str]
+            ) -> dict[str, dict[str, int]]:
+    """Counts per value of each facet over the whole match set: one scan of the matching
+    rows, grouped by every facet at once (GROUPING SETS)."""
+    names = list(dict.fromkeys(plan.facets))
+    exprs = [_facet_expression(n, plan.date_field) for n in names]
+    flags = ", ".join(f"GROUPING({e}) AS g{i}" for i, e in enumerate(exprs))
+    values = ", ".join(f"{e} AS v{i}" for i, e in enumerate(exprs))
+    sets = ", ".join(f"({e})" for e in exprs)
+    rows = conn.execute(text(
+        f"SELECT {flags}, {values}, count(*) AS n FROM search_documents d "
+        f"WHERE {' AND '.join(where)} GROUP BY GROUPING SETS ({sets})"), sql.params).all()
+    out: dict[str, dict[str, int]] = {n: {} for n in names}
+    for row in rows:
+        for i, name in enumerate(names):
+            value = getattr(row, f"v{i}")
+            if getattr(row, f"g{i}") == 0 and value is not None:
+                out[name][value] = out[name].get(value, 0) + int(row.n)
     return out
 
 
@@ -658,6 +714,8 @@ def _page(conn: Connection, plan: QueryPlan, sql: _Sql, where: list[str], score:
 
 
 def _count(conn: Connection, sql: _Sql, where: list[str]) -> int:
+    if where == [_EVERYTHING.sql]:
+        return _state(conn).documents  # kept exact, with the documents, in each commit
     return int(conn.execute(text(
         f"SELECT count(*) FROM search_documents d WHERE {' AND '.join(where)}"),
         sql.params).scalar_one())
@@ -665,24 +723,28 @@ def _count(conn: Connection, sql: _Sql, where: list[str]) -> int:
 
 def _ranked_page(conn: Connection, plan: QueryPlan, sql: _Sql, where: list[str], score: str
                  ) -> tuple[list[EngineHit], int]:
-    """Relevance: rank every match, keep the page, then read the page's stored fields."""
-    total = _count(conn, sql, where)
-    page_where = list(where)
+    """Relevance: one pass ranks and counts every match (the heap is read once), the
+    page is taken from those, and only the page's stored fields are read."""
+    after = ""
     if plan.after is not None:
-        page_where.append(f"({score}, d.seq) < ({sql.bind(-float(plan.after[0]))}, "
-                          f"{sql.bind(-int(plan.after[1]))})")
+        after = (f"WHERE (m.score, m.seq) < ({sql.bind(-float(plan.after[0]))}, "
+                 f"{sql.bind(-int(plan.after[1]))})")
     columns = ", ".join(f"d.{c}" for c in STORED)
     rows = conn.execute(text(f"""
-        WITH p AS (
+        WITH m AS MATERIALIZED (
             SELECT d.seq, {score} AS score FROM search_documents d
-            WHERE {' AND '.join(page_where)}
-            ORDER BY score DESC, d.seq DESC LIMIT {sql.bind(plan.limit + 1)}
+            WHERE {' AND '.join(where)}
+        ), p AS (
+            SELECT m.seq, m.score FROM m {after}
+            ORDER BY m.score DESC, m.seq DESC LIMIT {sql.bind(plan.limit + 1)}
         )
-        SELECT p.seq, p.score, {columns}
-        FROM p JOIN search_documents d ON d.seq = p.seq
+        SELECT (SELECT count(*) FROM m) AS total, p.seq, p.score, {columns}
+        FROM (SELECT 1) AS one
+        LEFT JOIN p ON true LEFT JOIN search_documents d ON d.seq = p.seq
         ORDER BY p.score DESC, p.seq DESC"""), sql.params).all()
+    total = int(rows[0].total)
     return [EngineHit(row.seq, (-row.score, -row.seq), row.score, _fields(row))
-            for row in rows], total
+            for row in rows if row.seq is not None], total
 
 
 def _collapsed_page(conn: Connection, plan: QueryPlan, sql: _Sql, where: list[str],

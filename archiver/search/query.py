@@ -6,6 +6,10 @@ time, pages with opaque cursors, highlights snippets, and can collapse the versi
 an item into one result. Item-level filters (has edits, deleted, hidden) and the
 collapsed item's state come from the catalog at query time, so they are always current.
 
+Facets (`SearchRequest.facets`) count the records of the whole match set per platform,
+account, kind, event and year of the date field, so a UI can offer the filters with
+their counts; each facet lists at most FACET_VALUES values.
+
 Bad input raises `InvalidRequest` naming the problem; a query that matches everything
 is paginated, never refused.
 """
@@ -30,6 +34,7 @@ from archiver.errors import InvalidRequest
 from archiver.search.documents import item_key, time_us
 from archiver.search.engine import (
     DATE_FIELDS,
+    FACETS,
     ORDERS,
     EngineHit,
     QueryPlan,
@@ -43,6 +48,7 @@ from archiver.wiring import Archive
 MAX_LIMIT = 1000
 MAX_QUERY_CHARS = 4000
 MAX_VALUES = 100  # values of one filter
+FACET_VALUES = 100  # values listed per facet: the most frequent (years: the latest)
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,512}")
 
@@ -68,6 +74,7 @@ class SearchRequest:
     collapse: bool = False  # one result per item: its latest matching version
     limit: int = 20
     cursor: str | None = None
+    facets: tuple[str, ...] = ()  # of FACETS: count the match set per value of these
 
     def __post_init__(self) -> None:
         if not isinstance(self.query, str) or len(self.query) > MAX_QUERY_CHARS:
@@ -91,6 +98,13 @@ class SearchRequest:
         for name in ("has_edits", "deleted", "hidden"):
             if getattr(self, name) not in (None, True, False):
                 raise InvalidRequest(f"{name} must be true or false")
+        if isinstance(self.facets, str) or not all(isinstance(f, str) for f in self.facets):
+            raise InvalidRequest("facets must be a list of facet names")
+        unknown = [f for f in self.facets if f not in FACETS]
+        if unknown:
+            raise InvalidRequest(f"unknown facet(s): {', '.join(map(repr, unknown))}; facets "
+                                 f"are {', '.join(FACETS)}")
+        object.__setattr__(self, "facets", tuple(dict.fromkeys(self.facets)))
         start, end = self.bounds()
         if start is not None and end is not None and start > end:
             raise InvalidRequest(f"from ({self.date_from}) is after to ({self.date_to})")
@@ -105,9 +119,10 @@ class SearchRequest:
         """Parse string parameters (an HTTP query string, CLI options): `q`, `platform`,
         `account`, `kind`, `event`, `author` (repeatable or comma-separated), `date_field`,
         `from`, `to`, `has_edits`, `deleted`, `hidden`, `sort`, `collapse`, `limit`,
-        `cursor`."""
+        `cursor`, `facets` (names, comma-separated; `true`/`all` for every facet)."""
         known = {"q", "platform", "account", "kind", "event", "author", "date_field", "from",
-                 "to", "has_edits", "deleted", "hidden", "sort", "collapse", "limit", "cursor"}
+                 "to", "has_edits", "deleted", "hidden", "sort", "collapse", "limit", "cursor",
+                 "facets"}
         unknown = sorted(set(params) - known)
         if unknown:
             raise InvalidRequest(f"unknown parameter(s): {', '.join(unknown)}")
@@ -137,7 +152,18 @@ class SearchRequest:
             date_to=one("to") or None, has_edits=_flag(one("has_edits"), "has_edits"),
             deleted=_flag(one("deleted"), "deleted"), hidden=_flag(one("hidden"), "hidden"),
             sort=one("sort") or "relevance", collapse=bool(_flag(one("collapse"), "collapse")),
-            limit=limit_value, cursor=one("cursor") or None)
+            limit=limit_value, cursor=one("cursor") or None,
+            facets=parse_facets(many("facets")))
+
+
+def parse_facets(names: Sequence[str]) -> tuple[str, ...]:
+    """Facet names as given: `true`/`all` alone means every facet, `false` none."""
+    lowered = [n.strip().lower() for n in names if n.strip()]
+    if lowered in (["true"], ["all"]):
+        return FACETS
+    if lowered == ["false"]:
+        return ()
+    return tuple(lowered)
 
 
 def _flag(value: str | None, name: str) -> bool | None:
@@ -229,11 +255,16 @@ class SearchResult:
     collapsed: bool
     index_lag: int  # committed records not yet searchable
     sort: str = "relevance"
+    # name -> (value, records) most frequent first (years: latest first); None: not asked
+    facets: dict[str, list[tuple[str, int]]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        facets = (None if self.facets is None else
+                  {name: [{"value": v, "count": n} for v, n in counts]
+                   for name, counts in self.facets.items()})
         return {"total": self.total, "collapsed": self.collapsed, "sort": self.sort,
                 "next_cursor": self.next_cursor, "index_lag": self.index_lag,
-                "hits": [h.as_dict() for h in self.hits]}
+                "facets": facets, "hits": [h.as_dict() for h in self.hits]}
 
 
 def search(index: SearchEngine, archive: Archive, request: SearchRequest) -> SearchResult:
@@ -246,7 +277,8 @@ def search(index: SearchEngine, archive: Archive, request: SearchRequest) -> Sea
     plan = QueryPlan(query=request.query, terms={k: v for k, v in terms.items() if v},
                      authors=request.authors, date_field=request.date_field, start_us=start,
                      end_us=end, allow_items=allow, deny_items=deny, order=request.sort,
-                     after=after, limit=request.limit, collapse=request.collapse)
+                     after=after, limit=request.limit, collapse=request.collapse,
+                     facets=request.facets)
     page = index.run(plan)
     readable = _undestroyed(archive, [h.seq for h in page.hits])
     items = _item_infos(archive, page.hits) if request.collapse else {}
@@ -272,8 +304,20 @@ def search(index: SearchEngine, archive: Archive, request: SearchRequest) -> Sea
             snippet=snippet(f.get("text") or "", page.match_terms), score=h.score, item=info))
     next_cursor = (encode_cursor(request, page.hits[-1].key) if page.more and page.hits
                    else None)
+    facets = ({name: _facet_list(name, page.facets.get(name, {})) for name in request.facets}
+              if request.facets else None)
     return SearchResult(hits, page.total, next_cursor, request.collapse,
-                        index.lag(archive.appender), request.sort)
+                        index.lag(archive.appender), request.sort, facets)
+
+
+def _facet_list(name: str, counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """The FACET_VALUES values to show: years latest first, others most frequent first
+    (then by value, so the order is the same on every engine)."""
+    if name == "year":
+        ordered = sorted(counts.items(), key=lambda vc: (len(vc[0]), vc[0]), reverse=True)
+    else:
+        ordered = sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))
+    return [(v, n) for v, n in ordered[:FACET_VALUES] if n > 0]
 
 
 # -- cursors -----------------------------------------------------------------------------
@@ -281,7 +325,7 @@ def search(index: SearchEngine, archive: Archive, request: SearchRequest) -> Sea
 def _fingerprint(request: SearchRequest) -> str:
     """Names the search a cursor belongs to: everything but the cursor and the page size."""
     d = {f.name: getattr(request, f.name) for f in fields(request)
-         if f.name not in ("cursor", "limit")}
+         if f.name not in ("cursor", "limit", "facets")}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

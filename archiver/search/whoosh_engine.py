@@ -16,6 +16,8 @@ held them, so a disposed record's text does not linger in the index files.
 Speed, from MEASUREMENTS.md: filters are applied before scoring and dates are checked on
 numeric columns held in memory per segment (never a second-resolution range query: the
 coarse `*_day` terms narrow short ranges); time-sorted queries do not score at all.
+Facets count the accepted documents of each segment by per-document value ordinals, built
+once per segment from the field's terms and postings and kept in memory like the columns.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import threading
 import time
 import uuid
 from array import array
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -345,13 +348,13 @@ class SearchIndex:
             searcher = self._open_searcher()
             if searcher is None or searcher.doc_count_all() == 0:
                 return EnginePage([], 0, False, match_terms(parsed))
-            collector = _PageCollector(plan, self._segment_columns)
+            collector = _PageCollector(plan, self._segment_columns, self._segment_facet)
             searcher.search_with_collector(_with_filters(parsed, plan), collector)
             page, total = collector.page, collector.total
             more = len(page) > plan.limit
             hits = [EngineHit(seq, key, score, searcher.stored_fields(docnum), matched)
                     for key, seq, docnum, score, matched in page[:plan.limit]]
-            return EnginePage(hits, total, more, match_terms(parsed))
+            return EnginePage(hits, total, more, match_terms(parsed), collector.facets)
 
     def _segment_columns(self, reader: Any, names: Sequence[str]) -> dict[str, Any]:
         """Column values of one segment, loaded once per segment and kept in memory."""
@@ -366,6 +369,23 @@ class SearchIndex:
                                       else array("Q", values))
             out[name] = self._columns[key]
         return out
+
+    def _segment_facet(self, reader: Any, fieldname: str) -> tuple[list[str], array]:
+        """(values, ordinal of each document's value or -1) of a one-term-per-document
+        field in one segment, built from its terms and postings once per segment.
+
+        A `*_day` field gives years: its values are the years of the days."""
+        key = (_segment_id(reader), f"facet:{fieldname}")
+        if key not in self._columns:
+            ordinals = array("i", [-1]) * reader.doc_count_all()
+            values: list[str] = []
+            if fieldname in reader.schema.names():
+                for k, term in enumerate(reader.field_terms(fieldname)):
+                    values.append(term.split("-")[0] if fieldname.endswith("_day") else term)
+                    for d in _posting_ids(reader.postings(fieldname, term)):
+                        ordinals[d] = k
+            self._columns[key] = (values, ordinals)
+        return self._columns[key]
 
 
 # -- queries --------------------------------------------------------------------------------
@@ -514,15 +534,36 @@ def _leaves(searcher: Any) -> list[tuple[Any, int]]:
     return [(sub.reader(), offset) for sub, offset in searcher.leaf_searchers()]
 
 
+def _posting_ids(matcher: Any) -> Iterable[int]:
+    """Every document id of a fresh term matcher. Whoosh 2.7.4's leaf matcher is read a
+    block at a time (its generic `all_ids` costs a method call per posting); any other
+    matcher (a segment with deletions wraps it) through `all_ids`."""
+    if not all(hasattr(matcher, a) for a in ("_read_ids", "_next_block", "_i")):
+        yield from matcher.all_ids()
+        return
+    while matcher.is_active():
+        matcher._read_ids()
+        yield from matcher._ids[matcher._i:]
+        matcher._next_block()
+
+
+def _facet_field(name: str, date_field: str) -> str:
+    """The index field a facet counts: the year of a date from its `*_day` terms."""
+    return f"{date_field}_day" if name == "year" else name
+
+
 class _PageCollector(Collector):
     """Collects one page: filters on columns before scoring, keys in the plan's order.
 
-    Not scoring at all for the time orders; all matches are counted, so `total` is exact.
+    Not scoring at all for the time orders; all matches are counted, so `total` is exact,
+    and with facets every accepted document is also counted per facet value.
     """
 
-    def __init__(self, plan: QueryPlan, columns_of: Any) -> None:
+    def __init__(self, plan: QueryPlan, columns_of: Any, facet_of: Any) -> None:
         self.plan = plan
         self.columns_of = columns_of
+        self.facet_of = facet_of
+        self.facets: dict[str, dict[str, int]] = {name: {} for name in plan.facets}
         self.total = 0
         self.page: list[tuple[SortKey, int, int, float | None, int]] = []
         self._heap: list[tuple[float, int, int, int, float | None]] = []
@@ -545,6 +586,9 @@ class _PageCollector(Collector):
         if plan.collapse or plan.allow_items is not None or plan.deny_items is not None:
             names.append("item_key")
         self.cols = self.columns_of(subsearcher.reader(), names)
+        self.facet_cols = {name: self.facet_of(subsearcher.reader(),
+                                               _facet_field(name, plan.date_field))
+                           for name in plan.facets}
 
     def collect(self, sub_docnum: int) -> None:  # the loop is in collect_matches
         raise NotImplementedError
@@ -574,10 +618,14 @@ class _PageCollector(Collector):
             return deny is not None and keys[d] in deny
 
         check = dates is not None or allow is not None or deny is not None
+        accepted: list[int] = []
+        keep = accepted.append if self.facet_cols else None
         if times is None:  # relevance: the score is computed only for accepted documents
             while matcher.is_active():
                 d = matcher.id()
                 if not (check and rejected(d)):
+                    if keep is not None:
+                        keep(d)
                     score = matcher.score()
                     seq = seqs[d]
                     take((-score, -seq), seq, offset + d, score,
@@ -586,9 +634,19 @@ class _PageCollector(Collector):
         else:
             for d in matcher.all_ids():
                 if not (check and rejected(d)):
+                    if keep is not None:
+                        keep(d)
                     seq = seqs[d]
                     take((sign * times[d], sign * seq), seq, offset + d, None,
                          None if keys is None else keys[d])
+        self._count_facets(accepted)
+
+    def _count_facets(self, docs: list[int]) -> None:
+        for name, (values, ordinals) in self.facet_cols.items():
+            out = self.facets[name]
+            for k, n in Counter(map(ordinals.__getitem__, docs)).items():
+                if k >= 0:
+                    out[values[k]] = out.get(values[k], 0) + n
 
     def _take(self, key: SortKey, seq: int, docnum: int, score: float | None,
               _item: str | None) -> None:

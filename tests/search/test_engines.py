@@ -17,6 +17,7 @@ import pytest
 
 from archiver.config import load_settings
 from archiver.errors import ConfigError
+from archiver.search.engine import FACETS
 from archiver.search.engines import open_index
 from archiver.search.postgres_engine import PostgresIndex, tsvector_literal
 from archiver.search.query import SearchRequest, search
@@ -114,6 +115,24 @@ def test_both_engines_filter_order_and_collapse_alike(
     p = _run(archive, postgres, limit=1000, **request_args)
     assert [(h.seq, h.item) for h in w.hits] == [(h.seq, h.item) for h in p.hits]
     assert w.total == p.total and w.total > 0
+
+
+@pytest.mark.parametrize("request_args", [
+    {},
+    {"query": "flood OR poplave OR mafuriko OR سیل"},
+    {"query": "event:edited OR event:deleted", "date_field": "captured"},
+    {"sort": "newest", "deleted": False, "date_from": "2024-03-08", "date_to": "2024-03-31"},
+    {"platforms": ("X", "bluesky"), "kinds": ("comment",), "collapse": True},
+    {"query": "warning", "has_edits": True, "sort": "oldest"},
+    {"query": "nosuchwordanywhere"},
+])
+def test_both_engines_count_the_same_facets(
+        both: tuple[Archive, SearchIndex, PostgresIndex], request_args: dict[str, Any]) -> None:
+    archive, whoosh, postgres = both
+    w = _run(archive, whoosh, limit=1, facets=FACETS, **request_args)
+    p = _run(archive, postgres, limit=1, facets=FACETS, **request_args)
+    assert w.facets == p.facets
+    assert w.facets is not None and set(w.facets) == set(FACETS)
 
 
 @pytest.mark.parametrize("query", ["nosuchfield:x", "!!! ,,,", "seq:abc", "published_at:x",
