@@ -1,0 +1,211 @@
+"""The Mastodon account export (Settings -> Import and export -> Request your archive).
+
+The export is a zip (a tar.gz from older servers) holding `outbox.json`, `actor.json`,
+`likes.json`, `bookmarks.json` and the media files. `outbox.json` is an ActivityStreams
+`OrderedCollection` whose `orderedItems` are the account's activities:
+
+- `Create` with an `object` of type `Note` (a status): `id` (the status URI, ending in
+  `/statuses/<id>`, the same id the REST API uses), `published`, `url`, `summary` (the
+  content warning), `content` (HTML), `contentMap` (one language -> the same HTML),
+  `inReplyTo` (the answered status' URI, or null), `attachment` (`Document`s with
+  `mediaType`, `url` — a path inside the export — and `name`, the alt text);
+- `Announce` (a boost) whose `object` is only the boosted status' URI.
+
+Each becomes one observation with the activity, whole, in `raw`; the text, kinds and
+content-warning rule are the REST collector's (archiver/collectors/mastodon.py), so an
+item imported and later collected is the same item with the same text. The export does
+not carry the account's numeric id: `account` is the actor's URI unless the import names
+the account (`archiver import mastodon FILE --account ID`). A reply to a status of
+another server keeps that status' URI as `parent_id` (its local id is not in the export).
+
+`read_export` accepts the export archive or a bare `outbox.json`, reads the whole outbox
+before yielding anything, and raises `InvalidRequest` naming the item and the member when
+the file is not an export.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from archiver import times
+from archiver.collectors.mastodon import MAX_TEXT_BYTES, PLATFORM, status_text
+from archiver.errors import InvalidObservation, InvalidRequest
+from archiver.records import Observation, parse_observation
+
+MAX_OUTBOX_BYTES = 2 * 1024 ** 3     # a decompressed outbox larger than this is refused
+_STATUS_ID = re.compile(r"/statuses/([^/?#]+)(?:/activity)?/?$")
+
+
+def read_export(path: Path, *, account: str | None = None) -> Iterator[Observation]:
+    """The export's statuses and boosts as observations (`account`: the archive's id
+    for the account, when known)."""
+    outbox, actor = _load(Path(path))
+    items = _Doc(outbox, "outbox.json").list("orderedItems")
+    if _Doc(outbox, "outbox.json").str("type") not in ("OrderedCollection", "Collection"):
+        raise InvalidRequest("outbox.json: 'type' is not an OrderedCollection")
+    author = _author(actor)
+    owner = account or (author or {}).get("id") or _owner(items)
+    observations = [_observation(item, i, owner, author) for i, item in enumerate(items)]
+    yield from (o for o in observations if o is not None)
+
+
+# -- reading the file -----------------------------------------------------------------
+
+
+def _load(path: Path) -> tuple[Any, Any]:
+    """(outbox, actor or None) from an export archive or a bare outbox.json."""
+    if not path.is_file():
+        raise InvalidRequest(f"{path}: no such file")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = {n.rsplit("/", 1)[-1]: n for n in zf.namelist() if not n.endswith("/")}
+            return (_json(_member(path, names, "outbox.json", zf.open), "outbox.json"),
+                    _optional(path, names, "actor.json", zf.open))
+    if tarfile.is_tarfile(path):
+        with tarfile.open(path, "r:*") as tf:
+            names = {m.name.rsplit("/", 1)[-1]: m.name for m in tf.getmembers() if m.isfile()}
+
+            def opener(name: str) -> BinaryIO:
+                extracted = tf.extractfile(name)
+                assert extracted is not None
+                return extracted
+            return (_json(_member(path, names, "outbox.json", opener), "outbox.json"),
+                    _optional(path, names, "actor.json", opener))
+    with path.open("rb") as fh:
+        return _json(_bounded(fh, path.name), path.name), None
+
+
+def _member(path: Path, names: dict[str, str], name: str, opener: Any) -> bytes:
+    if name not in names:
+        raise InvalidRequest(f"{path}: the archive holds no {name}; is it a Mastodon "
+                             f"account export?")
+    with opener(names[name]) as fh:
+        return _bounded(fh, name)
+
+
+def _optional(path: Path, names: dict[str, str], name: str, opener: Any) -> Any:
+    return _json(_member(path, names, name, opener), name) if name in names else None
+
+
+def _bounded(fh: BinaryIO | io.BufferedReader, name: str) -> bytes:
+    data = fh.read(MAX_OUTBOX_BYTES + 1)
+    if len(data) > MAX_OUTBOX_BYTES:
+        raise InvalidRequest(f"{name}: larger than {MAX_OUTBOX_BYTES} bytes")
+    return data
+
+
+def _json(data: bytes, name: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"{name}: not JSON ({exc.__class__.__name__}: "
+                             f"{str(exc)[:120]})") from None
+
+
+# -- activities to observations -------------------------------------------------------
+
+
+class _Doc:
+    def __init__(self, obj: Any, where: str) -> None:
+        if not isinstance(obj, dict):
+            raise InvalidRequest(f"{where}: expected a JSON object")
+        self.obj = obj
+        self.where = where
+
+    def str(self, key: str) -> str:
+        value = self.obj.get(key)
+        if not isinstance(value, str) or not value:
+            raise InvalidRequest(f"{self.where}: '{key}' must be a non-empty string"
+                                 if key in self.obj else f"{self.where}: '{key}' is missing")
+        return value
+
+    def opt_str(self, key: str) -> str | None:
+        value = self.obj.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest(f"{self.where}: '{key}' must be a string or null")
+        return value
+
+    def list(self, key: str) -> list[Any]:
+        value = self.obj.get(key, [] if key == "attachment" else None)
+        if isinstance(value, dict) and key == "attachment":
+            value = [value]                # JSON-LD: one value need not be a list
+        if not isinstance(value, list):
+            raise InvalidRequest(f"{self.where}: '{key}' must be a list")
+        return value
+
+    def time(self, key: str) -> str:
+        value = self.str(key)
+        try:
+            return times.format_time(times.parse_time(value))
+        except times.TimeFormatError as exc:
+            raise InvalidRequest(f"{self.where}: '{key}' {exc}") from None
+
+
+def _status_id(uri: str) -> str:
+    """The REST id of a status URI of the account's server (`.../statuses/<id>`); any
+    other URI is kept whole."""
+    match = _STATUS_ID.search(uri)
+    return match.group(1) if match else uri
+
+
+def _author(actor: Any) -> dict[str, str | None] | None:
+    if actor is None:
+        return None
+    d = _Doc(actor, "actor.json")
+    return {"id": d.str("id"), "handle": d.opt_str("preferredUsername"),
+            "name": d.opt_str("name")}
+
+
+def _owner(items: list[Any]) -> str:
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("actor"), str) and item["actor"]:
+            return item["actor"]
+    raise InvalidRequest("outbox.json: no activity names its actor, and no actor.json")
+
+
+def _observation(item: Any, index: int, owner: str,
+                 author: dict[str, str | None] | None) -> Observation | None:
+    where = f"outbox.json orderedItems[{index}]"
+    activity = _Doc(item, where)
+    kind = activity.str("type")
+    if kind == "Announce":
+        boosted = activity.obj.get("object")
+        boosted_uri = boosted if isinstance(boosted, str) else \
+            _Doc(boosted, f"{where}.object").str("id")
+        fields: dict[str, Any] = {
+            "item_id": _status_id(activity.str("id")), "kind": "boost",
+            "published_at": activity.time("published"), "url": boosted_uri}
+    elif kind == "Create":
+        note = _Doc(activity.obj.get("object"), f"{where}.object")
+        if note.str("type") not in ("Note", "Question", "Article"):
+            return None                    # not a status (nothing else is exported)
+        reply_to = note.opt_str("inReplyTo")
+        content_map = note.obj.get("contentMap")
+        lang = next(iter(content_map)) if isinstance(content_map, dict) \
+            and len(content_map) == 1 else None
+        media = []
+        for j, att in enumerate(note.list("attachment")):
+            a = _Doc(att, f"{where}.object.attachment[{j}]")
+            media.append({"id": None, "url": a.str("url"), "mime": a.opt_str("mediaType"),
+                          "alt": a.opt_str("name")})
+        fields = {
+            "item_id": _status_id(note.str("id")),
+            "kind": "reply" if reply_to else "post",
+            "text": status_text(note.opt_str("summary") or "", note.opt_str("content") or ""),
+            "parent_id": _status_id(reply_to) if reply_to else None,
+            "published_at": note.time("published"),
+            "url": note.opt_str("url") or note.str("id"), "lang": lang, "media": media}
+    else:
+        return None                        # Follow, Like, ... are not in outboxes' items
+    try:
+        return parse_observation({"platform": PLATFORM, "account": owner, "author": author,
+                                  "raw": item, **fields}, max_text_bytes=MAX_TEXT_BYTES)
+    except InvalidObservation as exc:
+        raise InvalidRequest(f"{where}: {exc.reason}") from None
