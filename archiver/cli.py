@@ -300,6 +300,9 @@ _register_api_commands(cli)
 from archiver.search.commands import register as _register_search_commands  # noqa: E402, I001
 _register_search_commands(cli)
 
+from archiver.collectors.commands import register as _register_collector_commands  # noqa: E402, I001
+_register_collector_commands(cli)
+
 
 def main(argv: list[str] | None = None) -> None:
     try:

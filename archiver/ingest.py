@@ -72,7 +72,10 @@ class Ingestor:
         self.backfill_after = backfill_after
         self.chunk_size = chunk_size
 
-    def ingest(self, observations: Iterable[Observation | InvalidObservation]) -> IngestSummary:
+    def ingest(self, observations: Iterable[Observation | InvalidObservation], *,
+               first_event: str = "created") -> IngestSummary:
+        if first_event not in ("created", "observed"):
+            raise ValueError(f"first_event must be created or observed, not {first_event!r}")
         summary = IngestSummary()
         chunk: list[Observation] = []
         for obs in observations:
@@ -82,13 +85,14 @@ class Ingestor:
                 continue
             chunk.append(obs)
             if len(chunk) >= self.chunk_size:
-                self._commit(chunk, summary)
+                self._commit(chunk, summary, first_event)
                 chunk = []
         if chunk:
-            self._commit(chunk, summary)
+            self._commit(chunk, summary, first_event)
         return summary
 
-    def _commit(self, chunk: list[Observation], summary: IngestSummary) -> None:
+    def _commit(self, chunk: list[Observation], summary: IngestSummary,
+                first_event: str) -> None:
         fp = self.appender.p.fingerprinter
         now = self.appender.clock()
         captured = format_time(now)
@@ -101,6 +105,8 @@ class Ingestor:
                 fingerprint = content_fingerprint(fp, obs.content())
                 events = decide(obs, overlay.get(key), fingerprint,
                                 backfill_after=self.backfill_after, now=now)
+                if first_event != "created" and events == ["created"]:
+                    events = [first_event]  # an import: not seen to appear
                 if not events:
                     ws.touch(key, captured)
                     continue

@@ -16,11 +16,14 @@ from archiver.log.appender import Appender, WriteSession
 from archiver.log.envelope import keys_key, parse_range_key
 from archiver.log.segments import decode_keys, iter_segment
 
-DERIVED_TABLES = (t.records, t.data_keys, t.items, t.tree_hashes, t.checkpoints, t.segments)
+DERIVED_TABLES = (t.records, t.data_keys, t.items, t.tree_hashes, t.checkpoints, t.segments,
+                  t.collection_runs)
 
 
 def rebuild_catalog(appender: Appender, progress: Callable[[int], None] | None = None) -> int:
     """Replay the whole store into an emptied catalog; returns the number of records."""
+    from archiver.collectors.runs import rebuild_runs  # the rows of `collection.run` records
+
     store = appender.p.store
     with appender.p.catalog.writer() as conn:
         for table in DERIVED_TABLES:
@@ -36,6 +39,7 @@ def rebuild_catalog(appender: Appender, progress: Callable[[int], None] | None =
             parsed = list(iter_segment(data, first, last, ws.last_hash, where=name))
             kdoc = decode_keys(store.get(keys_key(first, last)), where=keys_key(first, last))
             appender.replay(ws, first, last, data, parsed, kdoc)
+            rebuild_runs(appender, conn, parsed, kdoc.keys, kdoc.kek)
             if progress:
                 progress(ws.size)
         appender._adopt_checkpoints(conn)

@@ -64,6 +64,8 @@ def rotate_kek(appender: Appender, kek_path: Path, actor: str) -> RotationResult
                              .values(kek=bindparam("kek"), wrapped=bindparam("wrapped")), rows)
             objects += 1
             keys_total += len(rows)
+        from archiver.collectors.accounts import rewrap_credentials  # accounts' data keys
+        rewrap_credentials(conn, ring, new)
     # The new KEK becomes current only once every key object names it; the log says so
     # before the files swap, and kek.json exists at every instant (a crash here leaves
     # kek.next.json, and running the rotation again finishes it).

@@ -1,0 +1,102 @@
+"""When each account is collected: `archiver collect --once` and `archiver worker`.
+
+An active account is due when it has never run, or its last run finished at least its
+interval ago; a rate-limited run sets `retry_at`, and the account is not due before it.
+Paused and removed accounts are skipped. The worker loops over due accounts, runs the
+search catch-up after each collection (as `archiver ingest` does), sleeps until the next
+account is due (at most `max_sleep`), and stops between runs on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from archiver.collectors.accounts import Account, list_accounts
+from archiver.collectors.runner import collect_account
+from archiver.collectors.runs import RunResult, RunRow, last_run
+from archiver.times import parse_time
+from archiver.wiring import Archive
+
+log = logging.getLogger("archiver.collectors")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Due:
+    account: Account
+    at: datetime  # when it is (or was) due
+
+
+def next_due(account: Account, last: RunRow | None) -> datetime:
+    """When `account` should next be collected, from its last recorded run."""
+    if last is None:
+        return parse_time(account.created_at)
+    if last.outcome == "rate_limited" and last.retry_at:
+        return parse_time(last.retry_at)  # the platform said when; not before, not later
+    return parse_time(last.finished_at) + timedelta(seconds=account.interval_seconds)
+
+
+def schedule(archive: Archive) -> list[Due]:
+    """Every active account with the time it is due, soonest first."""
+    out = []
+    accounts = list_accounts(archive.catalog, status="active")
+    with archive.catalog.reader() as conn:
+        for a in accounts:
+            out.append(Due(a, next_due(a, last_run(conn, a.id))))
+    return sorted(out, key=lambda d: (d.at, d.account.id))
+
+
+def due_accounts(archive: Archive, now: datetime | None = None) -> list[Account]:
+    moment = now or _now()
+    return [d.account for d in schedule(archive) if d.at <= moment]
+
+
+def run_due(archive: Archive, *, actor: str, after_each: Callable[[RunResult], None]
+            | None = None, stop: threading.Event | None = None,
+            clock: Callable[[], datetime] = _now) -> Iterator[RunResult]:
+    """Collect every account due now, one after the other (stopping early on `stop`)."""
+    for account in due_accounts(archive, clock()):
+        if stop is not None and stop.is_set():
+            return
+        result = collect_account(archive, account.id, actor=actor, clock=clock)
+        if after_each is not None:
+            after_each(result)
+        yield result
+
+
+def worker(archive: Archive, *, after_each: Callable[[RunResult], None] | None = None,
+           max_sleep: float = 30.0, stop: threading.Event | None = None,
+           install_signals: bool = True, clock: Callable[[], datetime] = _now) -> int:
+    """Loop until stopped; returns the number of runs made. SIGTERM ends it gracefully:
+    the run under way finishes and is recorded, then the loop exits."""
+    stop = stop or threading.Event()
+    if install_signals:
+        def _handler(signum: int, _frame: Any) -> None:
+            log.info("worker: signal %d, stopping after the current run", signum)
+            stop.set()
+        signal.signal(signal.SIGTERM, _handler)
+        signal.signal(signal.SIGINT, _handler)
+    runs = 0
+    while not stop.is_set():
+        try:
+            for _ in run_due(archive, actor="archiver worker", after_each=after_each,
+                             stop=stop, clock=clock):
+                runs += 1
+            plan = schedule(archive)
+        except Exception:  # noqa: BLE001 - the catalog/store down: log, wait, try again
+            log.exception("worker: a scheduling pass failed; retrying")
+            plan = []
+        wait = max_sleep
+        if plan:
+            wait = min(max_sleep, max(0.5, (plan[0].at - clock()).total_seconds()))
+        stop.wait(wait)
+    return runs
