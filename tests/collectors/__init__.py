@@ -1,0 +1,1 @@
+"""Collector tests: each platform against its replayed API."""

@@ -1,0 +1,240 @@
+"""A replayed Bluesky AppView: the public XRPC queries the collector uses, in their real shapes.
+
+The shapes follow the lexicons (`app.bsky.feed.defs#postView`, `#feedViewPost`,
+`#threadViewPost`, `#notFoundPost`, `app.bsky.feed.threadgate`, `app.bsky.actor.defs
+#profileViewDetailed`) and docs.bsky.app's HTTP reference; CIDs are real CIDs of the
+records' DAG-CBOR (libipld), so an update changes the cid as it does on the network.
+The content is ours. Scenarios change the state (`post`, `update`, `delete`, `hide`,
+`rename`) or queue scripted answers (`script`: a 429, an HTML page, a dropped body...).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import libipld
+
+from tests.replay.server import ReplayServer, Reply, Request
+
+DID = "did:plc:wrenfield3xq7city2vk4dm5a"
+HANDLE = "cityofwrenfield.bsky.social"
+NAME = "City of Wrenfield"
+PUBLIC = {  # members of the public who answer the city
+    "amani": ("did:plc:amani7kq2swahili5rw3xyz", "amani.bsky.social", "Amani Mwangi"),
+    "navid": ("did:plc:navid4persian6ab2cdefgh", "navid.bsky.social", "نوید"),
+    "rok": ("did:plc:rok5slo3venian2qwe4rtyu", "rok.bsky.social", "Rok Žagar"),
+}
+XRPC = "/xrpc/"
+
+
+def cid_of(data: bytes, codec: int) -> str:
+    """A CIDv1 (sha2-256) in base32: codec 0x71 dag-cbor for records, 0x55 raw for blobs."""
+    raw = bytes([0x01, codec, 0x12, 0x20]) + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
+
+
+def record_cid(record: dict[str, Any]) -> str:
+    return cid_of(libipld.encode_dag_cbor(record), 0x71)
+
+
+def image_blob(seed: str, mime: str = "image/jpeg") -> dict[str, Any]:
+    data = seed.encode() * 10
+    return {"$type": "blob", "ref": {"$link": cid_of(data, 0x55)}, "mimeType": mime,
+            "size": len(data)}
+
+
+def jpeg(seed: str) -> bytes:
+    """A small body that is a JPEG by its magic bytes (the media step checks them)."""
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + seed.encode() + b"\xff\xd9"
+
+
+@dataclass
+class Post:
+    uri: str
+    author: tuple[str, str, str]   # did, handle, display name
+    record: dict[str, Any]
+    indexed_at: str
+    reply_count: int = 0
+
+    @property
+    def rkey(self) -> str:
+        return self.uri.rsplit("/", 1)[1]
+
+
+@dataclass
+class AppView:
+    """The state behind the replayed answers: the account's posts and the replies to them."""
+
+    server: ReplayServer
+    handle: str = HANDLE
+    posts: dict[str, Post] = field(default_factory=dict)   # insertion order = time order
+    reposts: list[str] = field(default_factory=list)        # uris of others' posts
+    hidden: dict[str, list[str]] = field(default_factory=dict)
+    scripts: dict[str, deque[Reply]] = field(default_factory=dict)
+    _rkeys: int = 0
+
+    def __post_init__(self) -> None:
+        for nsid in ("app.bsky.actor.getProfile", "app.bsky.feed.getAuthorFeed",
+                     "app.bsky.feed.getPostThread", "app.bsky.feed.getPosts"):
+            self.server.route("GET", XRPC + nsid, self._answer(nsid))
+
+    # -- scenario steps ---------------------------------------------------------------
+
+    def post(self, text: str, created_at: str, *, by: str | None = None,
+             parent: str | None = None, langs: list[str] | None = None,
+             images: list[tuple[str, str]] | None = None, facets: list | None = None,
+             rkey: str | None = None) -> str:
+        """A new post by the city (by=None) or by a member of the public; its at:// URI."""
+        author = (DID, self.handle, NAME) if by is None else PUBLIC[by]
+        self._rkeys += 1
+        rkey = rkey or f"3lbq{self._rkeys:04d}abcde2"
+        uri = f"at://{author[0]}/app.bsky.feed.post/{rkey}"
+        record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": text,
+                                  "createdAt": created_at, "langs": langs or ["en"]}
+        if facets:
+            record["facets"] = facets
+        if images:
+            for seed, _alt in images:
+                link = image_blob(seed)["ref"]["$link"]
+                self.server.route("GET", f"/img/feed_fullsize/plain/{author[0]}/{link}@jpeg",
+                                  Reply(200, jpeg(seed), {"Content-Type": "image/jpeg"}))
+            record["embed"] = {"$type": "app.bsky.embed.images", "images": [
+                {"alt": alt, "image": image_blob(seed),
+                 "aspectRatio": {"width": 1200, "height": 800}} for seed, alt in images]}
+        if parent:
+            root = self._root_of(parent)
+            record["reply"] = {"root": {"uri": root, "cid": self.cid(root)},
+                               "parent": {"uri": parent, "cid": self.cid(parent)}}
+            self.posts[parent].reply_count += 1
+        self.posts[uri] = Post(uri, author, record, created_at.replace("Z", ".100Z"))
+        return uri
+
+    def update(self, uri: str, text: str) -> None:
+        """A repository write that replaces the record in place (a new cid)."""
+        self.posts[uri].record = {**self.posts[uri].record, "text": text}
+
+    def delete(self, uri: str) -> None:
+        post = self.posts.pop(uri)
+        parent = (post.record.get("reply") or {}).get("parent", {}).get("uri")
+        if parent in self.posts:
+            self.posts[parent].reply_count -= 1
+
+    def hide(self, root: str, reply: str) -> None:
+        self.hidden.setdefault(root, []).append(reply)
+
+    def rename(self, handle: str) -> None:
+        self.handle = handle
+        for post in self.posts.values():
+            if post.author[0] == DID:
+                post.author = (DID, handle, NAME)
+
+    def script(self, nsid: str, *replies: Reply) -> None:
+        """Answer the next calls of `nsid` with these replies, before the state again."""
+        self.scripts.setdefault(nsid, deque()).extend(replies)
+
+    def cid(self, uri: str) -> str:
+        return record_cid(self.posts[uri].record)
+
+    # -- views --------------------------------------------------------------------------
+
+    def view(self, uri: str) -> dict[str, Any]:
+        """`app.bsky.feed.defs#postView` of one post."""
+        post = self.posts[uri]
+        did, handle, name = post.author
+        view: dict[str, Any] = {
+            "uri": uri, "cid": self.cid(uri),
+            "author": {"did": did, "handle": handle, "displayName": name,
+                       "avatar": f"https://cdn.bsky.app/img/avatar/plain/{did}/"
+                                 f"bafkreiavatar@jpeg",
+                       "labels": [], "createdAt": "2023-05-01T08:00:00.000Z"},
+            "record": post.record,
+            "replyCount": post.reply_count, "repostCount": 2, "likeCount": 7,
+            "quoteCount": 0, "indexedAt": post.indexed_at, "labels": [],
+        }
+        embed = post.record.get("embed")
+        if embed and embed["$type"] == "app.bsky.embed.images":
+            view["embed"] = {"$type": "app.bsky.embed.images#view", "images": [
+                {"thumb": f"https://cdn.bsky.app/img/feed_thumbnail/plain/{did}/"
+                          f"{i['image']['ref']['$link']}@jpeg",
+                 "fullsize": f"{self.server.url}/img/feed_fullsize/plain/{did}/"
+                             f"{i['image']['ref']['$link']}@jpeg",
+                 "alt": i["alt"], "aspectRatio": i["aspectRatio"]}
+                for i in embed["images"]]}
+        if uri in self.hidden:
+            view["threadgate"] = self.threadgate(uri)
+        return view
+
+    def threadgate(self, root: str) -> dict[str, Any]:
+        """`app.bsky.feed.defs#threadgateView`: the gate record lives beside the root post."""
+        rkey = root.rsplit("/", 1)[1]
+        record = {"$type": "app.bsky.feed.threadgate", "post": root, "allow": [],
+                  "hiddenReplies": list(self.hidden[root]),
+                  "createdAt": "2026-11-30T09:00:00.000Z"}
+        return {"uri": f"at://{DID}/app.bsky.feed.threadgate/{rkey}",
+                "cid": record_cid(record), "record": record, "lists": []}
+
+    def _root_of(self, uri: str) -> str:
+        reply = self.posts[uri].record.get("reply")
+        return reply["root"]["uri"] if reply else uri
+
+    def _thread(self, uri: str) -> dict[str, Any]:
+        children = [u for u, p in self.posts.items()
+                    if (p.record.get("reply") or {}).get("parent", {}).get("uri") == uri]
+        return {"$type": "app.bsky.feed.defs#threadViewPost", "post": self.view(uri),
+                "replies": [self._thread(c) for c in reversed(children)]}
+
+    def _answer(self, nsid: str):
+        def answer(req: Request) -> Reply:
+            queued = self.scripts.get(nsid)
+            if queued:
+                return queued.popleft()
+            return getattr(self, "_" + nsid.rsplit(".", 1)[1])(req)
+        return answer
+
+    def _getProfile(self, req: Request) -> Reply:  # noqa: N802 - the XRPC method's name
+        assert req.arg("actor") == DID
+        return Reply.json({"did": DID, "handle": self.handle, "displayName": NAME,
+                           "description": "Official account of the City of Wrenfield.",
+                           "followersCount": 1200, "followsCount": 40, "postsCount":
+                           len(self.posts), "indexedAt": "2024-01-01T00:00:00.000Z"})
+
+    def _getAuthorFeed(self, req: Request) -> Reply:  # noqa: N802
+        assert req.arg("actor") == DID and req.arg("filter") == "posts_with_replies"
+        limit = int(req.arg("limit", "50"))
+        start = int(req.arg("cursor", "0"))
+        mine = [u for u, p in reversed(self.posts.items()) if p.author[0] == DID]
+        items: list[dict[str, Any]] = []
+        for uri in mine:
+            items.append({"post": self.view(uri)})
+        for n, uri in enumerate(self.reposts):  # reposts of others' posts, near the top
+            items.insert(n, {"post": self.view(uri), "reason": {
+                "$type": "app.bsky.feed.defs#reasonRepost",
+                "by": {"did": DID, "handle": self.handle, "displayName": NAME},
+                "indexedAt": "2026-11-30T12:00:00.000Z"}})
+        page = items[start:start + limit]
+        body: dict[str, Any] = {"feed": page}
+        if start + limit < len(items):
+            body["cursor"] = str(start + limit)
+        return Reply.json(body)
+
+    def _getPostThread(self, req: Request) -> Reply:  # noqa: N802
+        uri = req.arg("uri") or ""
+        if uri not in self.posts:
+            return Reply.json({"error": "NotFound", "message": f"Post not found: {uri}"},
+                              400)
+        body: dict[str, Any] = {"thread": self._thread(uri)}
+        if int(req.arg("depth", "6")) == 0:
+            body["thread"]["replies"] = []
+        root = self._root_of(uri)
+        if root in self.hidden:
+            body["threadgate"] = self.threadgate(root)
+        return Reply.json(body)
+
+    def _getPosts(self, req: Request) -> Reply:  # noqa: N802
+        uris = req.args("uris")
+        assert 0 < len(uris) <= 25
+        return Reply.json({"posts": [self.view(u) for u in uris if u in self.posts]})
