@@ -6,17 +6,18 @@ single writer, so two processes can never both decide that an item is new.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import IO, Any
 
 from archiver.capture import CONTENT_EVENTS, content_fingerprint, decide, next_state
 from archiver.errors import InvalidObservation
 from archiver.log.appender import Appender
-from archiver.records import EVENTS, Observation, PendingRecord, parse_observation
+from archiver.records import EVENTS, MediaBlob, Observation, PendingRecord, parse_observation
 from archiver.times import format_time
 
 
@@ -72,8 +73,18 @@ class Ingestor:
         self.backfill_after = backfill_after
         self.chunk_size = chunk_size
 
-    def ingest(self, observations: Iterable[Observation | InvalidObservation], *,
+    def ingest(self, observations: Iterable[Observation | InvalidObservation],
+               media: Mapping[str, MediaBlob] | None = None, *,
                first_event: str = "created") -> IngestSummary:
+        """Capture and append; `media` are downloaded files by sha256 (download_media).
+
+        A file is stored (encrypted, `media/<id>`) with the first record that references it
+        by `sha256` and that the archive does not hold yet; records name it as `object`.
+        """
+        blobs = dict(media or {})
+        for sha, blob in blobs.items():
+            if blob.sha256 != sha or hashlib.sha256(blob.data).hexdigest() != sha:
+                raise InvalidObservation(f"media file {sha[:80]!r} does not hash to its sha256")
         if first_event not in ("created", "observed"):
             raise ValueError(f"first_event must be created or observed, not {first_event!r}")
         summary = IngestSummary()
@@ -85,19 +96,21 @@ class Ingestor:
                 continue
             chunk.append(obs)
             if len(chunk) >= self.chunk_size:
-                self._commit(chunk, summary, first_event)
+                self._commit(chunk, summary, blobs, first_event)
                 chunk = []
         if chunk:
-            self._commit(chunk, summary, first_event)
+            self._commit(chunk, summary, blobs, first_event)
         return summary
 
     def _commit(self, chunk: list[Observation], summary: IngestSummary,
-                first_event: str) -> None:
+                blobs: Mapping[str, MediaBlob], first_event: str) -> None:
         fp = self.appender.p.fingerprinter
         now = self.appender.clock()
         captured = format_time(now)
         with self.appender.session() as ws:
             states = ws.load_items([(o.platform, o.item_id) for o in chunk])
+            ws.load_media([e["sha256"] for o in chunk for e in o.media
+                           if isinstance(e.get("sha256"), str)])
             overlay = dict(states)
             pending: list[PendingRecord] = []
             for obs in chunk:
@@ -110,11 +123,17 @@ class Ingestor:
                 if not events:
                     ws.touch(key, captured)
                     continue
+                new_media: tuple[tuple[str, MediaBlob], ...] = ()
+                if obs.media:
+                    entries, new_media = ws.attach_media(obs.media, blobs)
+                    obs = replace(obs, media=entries)
                 for event in events:
                     payload = obs.payload(event, captured)
                     carries = event in CONTENT_EVENTS
                     pending.append(PendingRecord("capture", payload, key, event,
-                                                 fingerprint if carries else None))
+                                                 fingerprint if carries else None,
+                                                 new_media))
+                    new_media = ()  # stored with the first record of the observation
                     overlay[key] = next_state(overlay.get(key), seq=-1, payload=payload,
                                               fingerprint=fingerprint if carries else None,
                                               time=captured)

@@ -249,3 +249,6 @@ class PendingRecord:
     item: tuple[str, str] | None = None  # (platform, item_id)
     event: str | None = None
     fingerprint: str | None = None  # the content fingerprint capture computed
+    # Media files first stored with this record: (media id, blob). The payload's media
+    # entries name them as "object": "media/<id>"; their keys join the segment's keys.
+    media: tuple[tuple[str, MediaBlob], ...] = ()

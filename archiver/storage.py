@@ -102,6 +102,11 @@ class ObjectStore(Protocol):
         """Place or release a legal hold on the object, where the store supports it."""
         ...
 
+    def hide(self, key: str) -> None:
+        """Remove the key from listings and reads, leaving locked versions to their
+        retention (a delete marker); for objects `delete` may not purge (ObjectLocked)."""
+        ...
+
 
 def validate_key(key: str) -> str:
     """Return `key` if it is a valid object key, else raise ValueError saying why.
@@ -272,6 +277,10 @@ class FilesystemStore:
     def set_legal_hold(self, key: str, on: bool) -> None:
         """No-op: a filesystem cannot enforce a hold (the catalog still records it)."""
         validate_key(key)
+
+    def hide(self, key: str) -> None:
+        """Nothing is ever locked on a filesystem: the same as `delete`."""
+        self.delete(key)
 
 
 # --------------------------------------------------------------------------------- S3
@@ -540,6 +549,18 @@ class S3Store:
             raise StoreUnavailable(
                 f"{self.description}: delete {key!r} left {len(left)} version(s) behind"
             )
+
+    def hide(self, key: str) -> None:
+        """A DELETE without VersionId: on a versioned (Object Lock) bucket it only adds a
+        delete marker, which retention allows; the locked version stays until it expires.
+
+        For an orphan media object (a crash before its segment's PUT) whose key object is
+        purged: its bytes can no longer be decrypted by anyone, and it is no longer listed.
+        """
+        try:
+            self.client().delete_object(Bucket=self.bucket, Key=self._full(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._unavailable("delete", key, exc) from exc
 
     def set_legal_hold(self, key: str, on: bool) -> None:
         """PutObjectLegalHold ON/OFF on the current version; no-op without Object Lock."""

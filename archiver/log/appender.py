@@ -6,8 +6,10 @@ a verifier rejects (ARCHITECTURE.md, "The log"):
 1. under the catalog's writer lock, reconcile: a complete segment on the store beyond the
    catalog's head (a crash after its PUT) is chain-checked and adopted; a key object with
    no segment (a crash before the segment PUT) is deleted;
-2. seal each record with its own data key, chain it, PUT the key object, then the
-   segment (with Object Lock where the store has it);
+2. seal each record (and each new media file) with its own data key, chain it, PUT the
+   key object, then the segment's new `media/<id>` objects, then the segment (media and
+   segment with Object Lock where the store has it); a crash before the segment PUT leaves
+   a key object without a segment, which reconciliation deletes with its media objects;
 3. commit the catalog (records, keys, tree hashes, items) in one transaction;
 4. acknowledge; then sign a checkpoint of the new tree, consistent with the previous one.
 """
@@ -18,7 +20,7 @@ import base64
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,10 +32,17 @@ from sqlalchemy import Connection, and_, bindparam, select
 from archiver.capture import CONTENT_EVENTS, ItemState, content_fingerprint, next_state
 from archiver.catalog import db
 from archiver.catalog import schema as t
-from archiver.errors import IntegrityError, ObjectNotFound, StoreError
+from archiver.errors import IntegrityError, ObjectLocked, ObjectNotFound, StoreError
 from archiver.log import merkle
 from archiver.log.checkpoint import Checkpoint, CheckpointSigner
-from archiver.log.crypto import Fingerprinter, KeyEncryptionKey, new_kid, open_sealed, seal
+from archiver.log.crypto import (
+    Fingerprinter,
+    KeyEncryptionKey,
+    new_kid,
+    open_sealed,
+    seal,
+    seal_blob,
+)
 from archiver.log.envelope import (
     LATEST_CHECKPOINT_KEY,
     ZERO_HASH,
@@ -42,6 +51,8 @@ from archiver.log.envelope import (
     checkpoint_key,
     keys_key,
     leaf_hash,
+    media_key,
+    parse_media_key,
     parse_range_key,
     segment_key,
     sha256_hex,
@@ -53,7 +64,7 @@ from archiver.log.segments import (
     encode_keys,
     iter_segment,
 )
-from archiver.records import PendingRecord, record_content
+from archiver.records import MediaBlob, PendingRecord, record_content
 from archiver.storage import ObjectStore
 from archiver.times import format_time
 
@@ -112,6 +123,8 @@ class WriteSession:
         self.in_catalog: set[tuple[str, str]] = set()  # has a row in the items table
         self.touched: dict[tuple[str, str], str] = {}
         self.dirty: set[tuple[str, str]] = set()
+        self.media: dict[str, tuple[str, str]] = {}  # sha256 -> (media id, mime), held
+        self.media_fps: dict[str, str] = {}  # sha256 -> keyed fingerprint, asked already
         self.result = AppendResult()
         self._puts: list[Future[None]] = []
         self._uploader: ThreadPoolExecutor | None = None
@@ -155,6 +168,44 @@ class WriteSession:
         self.in_catalog.update(found)
         self.looked_up.update(wanted)
         return self.items
+
+    def load_media(self, sha256s: Sequence[str]) -> None:
+        """Which of these files the archive holds already (by keyed fingerprint)."""
+        fp = self._a.p.fingerprinter
+        wanted = {s: fp.media(s) for s in dict.fromkeys(sha256s)
+                  if s not in self.media_fps and _is_sha256(s)}
+        self.media_fps.update(wanted)
+        by_fp = {f: s for s, f in wanted.items()}
+        fps = list(by_fp)
+        for i in range(0, len(fps), 500):
+            q = (select(t.media.c.id, t.media.c.fingerprint, t.media.c.mime)
+                 .where(t.media.c.fingerprint.in_(fps[i:i + 500])).order_by(t.media.c.seq))
+            for row in self.conn.execute(q):
+                self.media.setdefault(by_fp[row.fingerprint], (row.id, row.mime))
+
+    def attach_media(self, entries: Sequence[dict[str, Any]], blobs: Mapping[str, MediaBlob]
+                     ) -> tuple[list[dict[str, Any]], tuple[tuple[str, MediaBlob], ...]]:
+        """Name the stored object of each media entry whose file the archive holds or is
+        given (`object`, `mime`); return the entries and the files to store with them.
+
+        An `object` member that came with the observation is dropped: only the archive
+        says which object holds a file. A file given twice in one turn is stored once.
+        """
+        self.load_media([e["sha256"] for e in entries if isinstance(e.get("sha256"), str)])
+        out: list[dict[str, Any]] = []
+        new: list[tuple[str, MediaBlob]] = []
+        for entry in entries:
+            kept = {k: v for k, v in entry.items() if k != "object"}
+            sha = entry.get("sha256")
+            if isinstance(sha, str) and sha not in self.media and sha in blobs:
+                media_id = new_kid()
+                self.media[sha] = (media_id, blobs[sha].mime)
+                new.append((media_id, blobs[sha]))
+            if isinstance(sha, str) and sha in self.media:
+                media_id, mime = self.media[sha]
+                kept.update(object=media_key(media_id), mime=mime)
+            out.append(kept)
+        return out, tuple(new)
 
     def touch(self, key: tuple[str, str], seen: str) -> None:
         """An identical observation: only the item's last-seen time moves."""
@@ -229,7 +280,13 @@ class Appender:
         now = format_time(self.clock())
         sealed: list[SealedRecord] = []
         wrapped: dict[str, str] = {}
+        media_puts: list[tuple[str, bytes, bool]] = []
         for i, (rec, plain) in enumerate(batch):
+            for media_id, blob in rec.media:
+                blob_key = os.urandom(32)
+                media_puts.append((media_key(media_id), seal_blob(blob_key, media_id, blob.data),
+                                   True))
+                wrapped[media_id] = self.p.kek.wrap(media_id, blob_key)
             kid = new_kid()
             data_key = os.urandom(32)
             nonce = os.urandom(12)
@@ -244,11 +301,13 @@ class Appender:
             sealed.append(SealedRecord(env, line, h, rec.payload, rec.fingerprint))
             wrapped[kid] = self.p.kek.wrap(kid, data_key)
         segment = b"".join(s.line + b"\n" for s in sealed)
-        # Key object first: a segment must never exist without the keys to read it. The
-        # catalog rows go into the open transaction meanwhile; it commits after the PUTs.
+        # Key object first: a segment or media object must never exist without the keys to
+        # read it; media before the segment that references them. The catalog rows go into
+        # the open transaction meanwhile; it commits after the PUTs.
         ws.put_in_order([
             (keys_key(first, last), encode_keys(self.p.kek.kek_id, self.p.kek.alg, wrapped),
              False),
+            *media_puts,
             (segment_key(first, last), segment, True),
         ])
         self._commit_segment(ws, first, last, segment, sealed, wrapped, self.p.kek.kek_id)
@@ -262,6 +321,8 @@ class Appender:
         hasher = merkle.BatchHasher(first, lambda ix: db.read_tree_hashes(conn, ix))
         record_rows: list[tuple[Any, ...]] = []
         key_rows: list[tuple[Any, ...]] = []
+        record_kids = {rec.envelope.kid for rec in records}
+        media_rows: list[tuple[Any, ...]] = []
         ws.load_items([(r.payload["platform"], r.payload["item_id"]) for r in records
                        if r.payload is not None and r.envelope.type == "capture"])
         for rec in records:
@@ -289,7 +350,15 @@ class Appender:
                                 account, item_id, kind, event, action, destroyed))
             if env.kid in wrapped:
                 key_rows.append((env.kid, env.seq, first, kek_id, wrapped[env.kid]))
+            if payload is not None and env.type == "capture":
+                for media_id, sha, mime in _media_stored_here(payload, wrapped, record_kids):
+                    record_kids.add(media_id)  # once, with the first record naming it
+                    key_rows.append((media_id, env.seq, first, kek_id, wrapped[media_id]))
+                    media_rows.append((media_id, self.p.fingerprinter.media(sha), mime,
+                                       env.seq))
+                    ws.media[sha] = (media_id, mime)
         db.insert_tuples(conn, t.records, _RECORD_COLS, record_rows)
+        db.insert_tuples(conn, t.media, ("id", "fingerprint", "mime", "seq"), media_rows)
         db.insert_tuples(conn, t.data_keys, ("kid", "seq", "segment_first", "kek", "wrapped"),
                          key_rows)
         db.insert_tuples(conn, t.tree_hashes, ("idx", "hash"), sorted(hasher.new.items()))
@@ -320,11 +389,31 @@ class Appender:
             orphan_keys = [k for k in self.p.store.list("keys/" + prefix) if parse_range_key(k)]
             if not segs:
                 for k in orphan_keys:
-                    self.p.store.delete(k)
+                    self._drop_orphan_keys(k)
                 return
             if len(segs) > 1:
                 raise IntegrityError(f"two segments start at {size}: {segs}", size, segs[0])
             self._adopt(conn, segs[0], last_hash)
+
+    def _drop_orphan_keys(self, key: str) -> None:
+        """A key object whose segment never came (a crash before its PUT): its media
+        objects are deleted first, then the key object, so that no media object is ever
+        without a key object naming it, even if this is interrupted and run again.
+
+        A media object under Object Lock retention cannot be deleted: it is hidden (a
+        delete marker); the locked version is unreadable once the key object is gone.
+        """
+        store = self.p.store
+        kids = list(decode_keys(store.get(key), where=key).keys)
+        for kid in kids:
+            name = media_key(kid) if parse_media_key(media_key(kid)) else None
+            if name is None or not store.exists(name):
+                continue
+            try:
+                store.delete(name)
+            except ObjectLocked:
+                store.hide(name)
+        store.delete(key)
 
     def _adopt(self, conn: Connection, key: str, last_hash: bytes | None) -> None:
         _, first, last = parse_range_key(key)  # type: ignore[misc]
@@ -410,6 +499,25 @@ class Appender:
             if cp.size != n or cp.root != merkle.tree_hash(n, read):
                 raise IntegrityError("stored checkpoint does not match the log", where=key)
             conn.execute(t.checkpoints.insert().values(size=n, root=cp.root, note=note))
+
+
+def _is_sha256(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _media_stored_here(payload: dict[str, Any], wrapped: dict[str, str], record_kids: set[str]
+                       ) -> Iterator[tuple[str, str, str]]:
+    """(media id, sha256, mime) of each media file a capture payload names whose key is in
+    this segment's key object: the files first stored with this segment."""
+    media = payload.get("media")
+    for entry in media if isinstance(media, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        obj, sha, mime = entry.get("object"), entry.get("sha256"), entry.get("mime")
+        media_id = parse_media_key(obj) if isinstance(obj, str) else None
+        if (media_id is not None and media_id in wrapped and media_id not in record_kids
+                and isinstance(sha, str) and _is_sha256(sha)):
+            yield media_id, sha, mime if isinstance(mime, str) else "application/octet-stream"
 
 
 def load_item_states(conn: Connection, keys: Sequence[tuple[str, str]]

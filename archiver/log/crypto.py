@@ -162,6 +162,30 @@ def open_sealed(data_key: bytes, nonce_b64: str, ct_b64: str, associated_data: b
         raise IntegrityError("ciphertext does not decrypt with its data key", seq) from None
 
 
+MEDIA_NONCE_BYTES = 12
+MEDIA_OVERHEAD = MEDIA_NONCE_BYTES + 16  # nonce before, GCM tag after the ciphertext
+
+
+def seal_blob(data_key: bytes, media_id: str, plaintext: bytes) -> bytes:
+    """A media object's bytes: nonce (12) || AES-256-GCM ciphertext || tag (16), with the
+    media id (ASCII) as associated data, so a blob cannot pass for another id's."""
+    nonce = os.urandom(MEDIA_NONCE_BYTES)
+    return nonce + AESGCM(data_key).encrypt(nonce, plaintext, media_id.encode())
+
+
+def open_blob(data_key: bytes, media_id: str, blob: bytes) -> bytes:
+    """The plaintext of a media object; IntegrityError when it does not decrypt."""
+    if len(blob) < MEDIA_OVERHEAD:
+        raise IntegrityError(f"media object of {len(blob)} bytes is shorter than nonce and "
+                             f"tag", where=f"media/{media_id}")
+    try:
+        return AESGCM(data_key).decrypt(blob[:MEDIA_NONCE_BYTES], blob[MEDIA_NONCE_BYTES:],
+                                        media_id.encode())
+    except InvalidTag:
+        raise IntegrityError("media object does not decrypt with its data key",
+                             where=f"media/{media_id}") from None
+
+
 class Fingerprinter:
     """Keyed content fingerprints (HMAC-SHA256) for edit detection.
 
@@ -190,3 +214,8 @@ class Fingerprinter:
 
     def fingerprint(self, content: bytes) -> str:
         return hmac.new(self._key, content, hashlib.sha256).hexdigest()
+
+    def media(self, sha256_hex: str) -> str:
+        """The catalog's dedupe key of a media file: keyed, so the catalog holds no plain
+        hash by which a known file could be confirmed (ARCHITECTURE.md, invariants)."""
+        return self.fingerprint(b"media\x00" + bytes.fromhex(sha256_hex))

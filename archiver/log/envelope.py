@@ -45,6 +45,22 @@ def keys_key(first: int, last: int) -> str:
     return f"keys/{first:012d}-{last:012d}.json"
 
 
+MEDIA_PREFIX = "media/"
+_MEDIA_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def media_key(media_id: str) -> str:
+    """`media/<id>`: the id is the blob's data-key id (random, never a content hash)."""
+    return MEDIA_PREFIX + media_id
+
+
+def parse_media_key(key: str) -> str | None:
+    """The media id of a `media/<id>` object name this archive writes, else None."""
+    if key.startswith(MEDIA_PREFIX) and _MEDIA_ID.fullmatch(key[len(MEDIA_PREFIX):]):
+        return key[len(MEDIA_PREFIX):]
+    return None
+
+
 def checkpoint_key(size: int) -> str:
     return f"checkpoints/{size:012d}"
 

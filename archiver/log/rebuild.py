@@ -17,7 +17,7 @@ from archiver.log.envelope import keys_key, parse_range_key
 from archiver.log.segments import decode_keys, iter_segment
 
 DERIVED_TABLES = (t.records, t.data_keys, t.items, t.tree_hashes, t.checkpoints, t.segments,
-                  t.collection_runs)
+                  t.media, t.collection_runs)
 
 
 def rebuild_catalog(appender: Appender, progress: Callable[[int], None] | None = None) -> int:
