@@ -190,6 +190,87 @@ search_state = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+# -- collectors (archiver/collectors/) -----------------------------------------------------
+# Accounts, cursors, alerts and the published-time cache are the catalog's own; the
+# collection runs are derived from the log's `collection.run` system records (rebuilt).
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(32), primary_key=True),  # the archive's own id, e.g. acc_3f9a...
+    Column("platform", String(64), nullable=False),
+    Column("platform_id", String(512), nullable=False),
+    Column("handle", String(512), nullable=False),
+    Column("base_url", String(2048), nullable=False),
+    Column("department", String(256)),
+    Column("tags", Text, nullable=False),  # JSON array
+    Column("interval_seconds", Integer, nullable=False),
+    Column("options", Text, nullable=False),  # JSON object
+    Column("credential_names", Text, nullable=False),  # JSON array: shown; values never
+    Column("credentials_kek", String(128)),  # the KEK that wraps the data key
+    Column("credentials_key", Text),  # the account's data key, wrapped (AD = account id)
+    Column("credentials_ct", Text),  # base64(nonce || AES-GCM(JSON credentials))
+    Column("status", String(16), nullable=False),  # active | paused | removed
+    Column("paused_reason", Text),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("removed_at", String(32)),
+)
+Index("ix_accounts_platform", accounts.c.platform, accounts.c.platform_id)
+
+collector_cursors = Table(
+    "collector_cursors",
+    metadata,
+    Column("account_id", String(32), primary_key=True),
+    Column("cursor", Text, nullable=False),  # JSON object, the collector's own
+    Column("run_seq", BigInteger, nullable=False),  # the run record it was stored with
+    Column("updated_at", String(32), nullable=False),
+)
+
+collection_runs = Table(
+    "collection_runs",
+    metadata,
+    Column("seq", SEQ_KEY, primary_key=True, autoincrement=False),  # its system record
+    Column("account_id", String(32), nullable=False),
+    Column("platform", String(64), nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),  # ok | failed | rate_limited | paused
+    Column("window_start", String(32)),
+    Column("window_end", String(32)),
+    Column("listed", Integer, nullable=False),
+    Column("looked_up", Integer, nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("archived", Integer, nullable=False),
+    Column("events", Text, nullable=False),  # JSON {event: n}
+    Column("error", Text),
+    Column("retry_at", String(32)),
+)
+Index("ix_collection_runs_account", collection_runs.c.account_id, collection_runs.c.seq)
+
+collector_alerts = Table(
+    "collector_alerts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("account_id", String(32), nullable=False),
+    Column("time", String(32), nullable=False),
+    Column("kind", String(64), nullable=False),  # credentials_rejected | ...
+    Column("message", Text, nullable=False),
+    Column("cleared_at", String(32)),
+)
+Index("ix_collector_alerts_account", collector_alerts.c.account_id, collector_alerts.c.id)
+
+item_published = Table(
+    "item_published",
+    metadata,
+    # When each item was published: the window test of deletion detection needs it and
+    # the items table does not hold it. Never changes, so a cache that survives rebuilds.
+    Column("platform", String(64), primary_key=True),
+    Column("item_id", String(512), primary_key=True),
+    Column("published_at", String(32)),  # NULL: the item has none (or it is unknown)
+)
+
 # -- media (archiver/collectors/media.py, the appender) ------------------------------------
 # Derived from the log (`rebuild` refills it): one row per stored `media/<id>` object. The
 # blob's wrapped data key is in `data_keys` under the same id (seq: the record that first
