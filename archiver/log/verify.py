@@ -5,11 +5,15 @@ segment has its key object and every live record's data key unwraps and decrypts
 every checkpoint's signature and root (consecutive checkpoints are then consistent, being
 roots of prefixes of the same leaves), that `checkpoint` is the newest one, that nothing
 else is on the store, and that the catalog agrees with the store record for record.
+Every `media/<id>` object must have its key in a key object (as a key of no record of that
+segment), every such key its object, and (decrypting) each blob must open under its key
+and hash to the `sha256` of every record that names it (docs/format.md, "Media objects").
 The raising form names the first bad seq and why; `ok` is the boolean form.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -23,8 +27,10 @@ from archiver.catalog import schema as t
 from archiver.errors import ArchiveError, IntegrityError
 from archiver.log import merkle
 from archiver.log.appender import Appender
+from archiver.log.crypto import open_blob
 from archiver.log.envelope import (
     LATEST_CHECKPOINT_KEY,
+    MEDIA_PREFIX,
     associated_data_of_line,
     checkpoint_key,
     keys_key,
@@ -40,6 +46,7 @@ class VerifyReport:
     checkpoints: int = 0
     destroyed: int = 0
     decrypted: int = 0
+    media: int = 0
     failures: list[IntegrityError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -56,6 +63,7 @@ class VerifyReport:
             "checkpoints": self.checkpoints,
             "destroyed": self.destroyed,
             "decrypted": self.decrypted,
+            "media": self.media,
             "first_bad_seq": first.seq if first else None,
             "failures": [{"seq": f.seq, "where": f.where, "reason": f.reason}
                          for f in self.failures],
@@ -107,6 +115,9 @@ def verify_archive(appender: Appender, *, decrypt: bool = True,
         return report
     segments: dict[int, tuple[int, str]] = {}
     key_objects: set[str] = set()
+    media_objects: set[str] = set()  # ids
+    media_keys: dict[str, tuple[str, str, str]] = {}  # id -> (key object, wrapped, kek)
+    media_refs: dict[str, list[tuple[int, str]]] = {}  # id -> (seq, sha256) naming it
     checkpoints: dict[int, str] = {}
     for name in names:
         rng = parse_range_key(name)
@@ -121,7 +132,7 @@ def verify_archive(appender: Appender, *, decrypt: bool = True,
         elif name == LATEST_CHECKPOINT_KEY:
             pass
         elif _MEDIA_NAME.fullmatch(name):
-            report.warnings.append(f"{name}: media objects are not checked yet")
+            media_objects.add(name[len(MEDIA_PREFIX):])
         else:
             fail(IntegrityError("object not described by the archive format", where=name))
 
@@ -170,14 +181,18 @@ def verify_archive(appender: Appender, *, decrypt: bool = True,
                     if not plain.startswith(b"{"):
                         raise IntegrityError("payload is not a JSON object", env.seq, name)
                     report.decrypted += 1
+                    if b'"object":"media/' in plain:  # parse only payloads naming media
+                        _note_media_refs(json.loads(plain), env.seq, media_refs)
                 roots.add(rec.hash)
                 if roots.size in cp_sizes:
                     wanted_roots[roots.size] = roots.root()
                 prev_hash = rec.hash
                 report.records += 1
-            extra = set(kdoc.keys) - seen_kids
-            if extra:  # the format allows the keys of the segment's media blobs here
-                report.warnings.append(f"{kname}: {len(extra)} key(s) of no record (media)")
+            for media_id in set(kdoc.keys) - seen_kids:  # keys of no record: media blobs'
+                if media_id in media_keys:
+                    raise IntegrityError(f"media key {media_id} is also in "
+                                         f"{media_keys[media_id][0]}", where=kname)
+                media_keys[media_id] = (kname, kdoc.keys[media_id], kdoc.kek)
         except IntegrityError as exc:
             fail(exc)
             break
@@ -200,8 +215,59 @@ def verify_archive(appender: Appender, *, decrypt: bool = True,
             fail(IntegrityError("record in the catalog is missing from the store",
                                 min(missing_in_store), "catalog"))
 
+    if not report.failures:
+        _verify_media(appender, report, media_objects, media_keys, media_refs, decrypt=decrypt)
     _verify_checkpoints(appender, report, checkpoints, wanted_roots, catalog_cps)
     return report
+
+
+def _note_media_refs(payload: Any, seq: int, refs: dict[str, list[tuple[int, str]]]) -> None:
+    media = payload.get("media") if isinstance(payload, dict) else None
+    for entry in media if isinstance(media, list) else ():
+        obj = entry.get("object") if isinstance(entry, dict) else None
+        if isinstance(obj, str) and obj.startswith(MEDIA_PREFIX):
+            refs.setdefault(obj[len(MEDIA_PREFIX):], []).append((seq, str(entry.get("sha256"))))
+
+
+def _verify_media(appender: Appender, report: VerifyReport, objects: set[str],
+                  keys: dict[str, tuple[str, str, str]],
+                  refs: dict[str, list[tuple[int, str]]], *, decrypt: bool) -> None:
+    """Every media object has its key, every media key its object, and each blob opens
+    and hashes to what every record naming it says."""
+    fail = report.failures.append
+    for media_id in sorted(objects - set(keys)):
+        fail(IntegrityError("media object whose key is in no key object (extra or orphan)",
+                            where=MEDIA_PREFIX + media_id))
+    for media_id in sorted(set(keys) - objects):
+        fail(IntegrityError(f"media object missing; its key is in {keys[media_id][0]}",
+                            where=MEDIA_PREFIX + media_id))
+    for media_id in sorted(set(refs) - objects):
+        fail(IntegrityError("named by a record, but there is no such media object",
+                            refs[media_id][0][0], MEDIA_PREFIX + media_id))
+    store = appender.p.store
+    for media_id in sorted(objects & set(keys)):
+        name = MEDIA_PREFIX + media_id
+        report.media += 1
+        if not decrypt:
+            continue
+        if media_id not in refs:
+            report.warnings.append(f"{name}: named by no readable record")
+            continue
+        try:
+            _, wrapped, kek = keys[media_id]
+            data_key = appender.p.kek.unwrap(media_id, wrapped, kek)
+            digest = hashlib.sha256(open_blob(data_key, media_id, store.get(name))).hexdigest()
+        except IntegrityError as exc:
+            fail(exc)
+            continue
+        except ArchiveError as exc:
+            fail(IntegrityError(str(exc), where=name))
+            continue
+        for seq, sha in refs[media_id]:
+            if sha != digest:
+                fail(IntegrityError(f"SHA-256 of the decrypted blob is {digest}, the record "
+                                    f"says {sha}", seq, name))
+                break
 
 
 def _verify_consistency_chain(appender: Appender, report: VerifyReport,
