@@ -1,29 +1,38 @@
-"""Search: indexing throughput and query latency, against MEASUREMENTS.md's Whoosh figures.
+"""Search: indexing throughput, index size and query latency of both engines and the
+SQLite FTS5 reference, in one run over one synthetic multilingual archive.
 
-Builds a synthetic multilingual corpus (English, Slovenian, Swahili, Persian words, Zipf
-distributed, with edits and deletions), ingests it through the real pipeline (capture ->
-log -> catalog, filesystem store + SQLite), indexes it with `SearchIndex.catch_up`, and
-times each query type (top 20), both in the engine alone (`SearchIndex.run`) and end to end
-(`archiver.search.query.search`: catalog filters, snippets, lag). Prints median and p95
-in ms and the ratio to the plain-Whoosh figure measured on 100,000 posts (MEASUREMENTS.md;
-ratio > 1 means faster than that figure).
+Builds a synthetic corpus (English, Slovenian, Swahili, Persian words, Zipf distributed,
+50 accounts on 3 platforms over 3 years, 5% edited once, 1% deleted afterwards), ingests
+it through the real pipeline (capture -> log -> catalog; filesystem store, PostgreSQL
+catalog in a fresh schema, dropped afterwards), then indexes the same committed records
+with each engine, reading them from the log as a catch-up does:
 
-    .venv/bin/python benchmarks/search.py                 # 20,000 records
-    .venv/bin/python benchmarks/search.py --records 100000
-    .venv/bin/python benchmarks/search.py --engine postgres   # PostgreSQL full-text search
+- whoosh:   `SearchIndex.catch_up` (the embedded default; `--procs` writer processes);
+- postgres: `PostgresIndex.catch_up` (full-text search in the catalog);
+- fts5:     the reference: the same documents, the same normalized tokens
+            (`analyzer.tokens`), in an SQLite FTS5 table with the filter columns beside
+            it; queried with plain SQL (top 20 + an exact count, as the engines give).
 
-`--engine postgres` puts the catalog in a fresh schema of the PostgreSQL database at
-`--postgres-url` (dropped afterwards) and indexes with `PostgresIndex.catch_up`; the
-corpus and the queries are the same, and the Whoosh reference figures stay as they are.
+Query times are end to end for the two engines (`archiver.search.query.search`: the
+domain's catalog look-ups, snippets and lag included) and the SQL alone for FTS5; each
+type is run with the same random sample of words on every engine; p50/p95 in ms. The
+medians are what to quote on a shared machine.
+
+    .venv/bin/python benchmarks/search.py                        # 20,000 records
+    .venv/bin/python benchmarks/search.py --records 1000000 --runs 30 --out bench.json
+    .venv/bin/python benchmarks/search.py --engines whoosh,fts5  # SQLite catalog
+
+Without `postgres` among `--engines` the catalog is SQLite. A PostgreSQL catalog is
+needed for the postgres engine (`--postgres-url`).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -31,6 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,16 +49,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from archiver.config import load_settings  # noqa: E402
 from archiver.ingest import read_jsonl  # noqa: E402
-from archiver.search.engine import QueryPlan  # noqa: E402
+from archiver.search import analyzer, log_source  # noqa: E402
+from archiver.search.engine import FACETS  # noqa: E402
 from archiver.search.postgres_engine import PostgresIndex  # noqa: E402
 from archiver.search.query import SearchRequest, search  # noqa: E402
 from archiver.search.whoosh_engine import SearchIndex  # noqa: E402
 from archiver.wiring import init_archive  # noqa: E402
-
-# MEASUREMENTS.md, plain Whoosh 2.7.4 on 100,000 posts: median / p95 ms; indexing docs/s.
-WHOOSH = {"common term": (11, 45), "phrase": (4.8, 38),
-          "term + 1-year range + account": (1398, 1925), "top 20 by date": (6.8, 36)}
-WHOOSH_INDEXING = 542
 
 _SEED_TEXT = (
     "the to of and a in is for on that with flood road closed park meeting council river "
@@ -64,6 +70,12 @@ _SEED_TEXT = (
 SEED_WORDS = _SEED_TEXT.split()
 _SYLLABLE_TEXT = "ka ri mo ne lu sa te vi do pa zo mi ha ku re no ba si to ma ra ze li po da ve ju"
 SYLLABLES = _SYLLABLE_TEXT.split()
+VOCABULARY = 30_000
+START = datetime(2023, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SPAN_DAYS = 3 * 365
+ACCOUNTS = [f"acct{i:03d}" for i in range(50)]
+PLATFORMS = ("mastodon", "x", "bluesky")
 
 
 def vocabulary(size: int, rng: random.Random) -> list[str]:
@@ -77,67 +89,65 @@ def vocabulary(size: int, rng: random.Random) -> list[str]:
     return words
 
 
-class Zipf:
-    def __init__(self, words: list[str], s: float, rng: random.Random) -> None:
-        self.words, self.rng = words, rng
-        total, self.cum = 0.0, []
-        for rank in range(1, len(words) + 1):
-            total += 1 / rank**s
-            self.cum.append(total)
-
-    def sample(self, k: int) -> list[str]:
-        return self.rng.choices(self.words, cum_weights=self.cum, k=k)
-
-
-START = datetime(2023, 1, 1, tzinfo=UTC)
-SPAN_DAYS = 3 * 365
-ACCOUNTS = [f"acct{i:03d}" for i in range(50)]
-PLATFORMS = ("mastodon", "x", "bluesky")
-
-
-def corpus(n: int, seed: int) -> tuple[bytes, list[str]]:
-    """JSON Lines observations: ~n records, 5% edited once, 1% deleted afterwards."""
+def write_corpus(path: Path, n: int, seed: int) -> tuple[list[str], list[str]]:
+    """JSON Lines observations into `path`: ~n records (5% edited once, 1% deleted
+    afterwards). Returns the vocabulary in Zipf rank order and the first 2,000 texts."""
     rng = random.Random(seed)
-    words = vocabulary(30_000, rng)
-    zipf = Zipf(words, 1.07, rng)
-    lines: list[bytes] = []
-    later: list[bytes] = []
-    i = 0
-    while len(lines) + len(later) < n:
-        account = rng.choice(ACCOUNTS)
-        platform = PLATFORMS[int(account[4:]) % 3]
-        published = START + timedelta(seconds=rng.randrange(SPAN_DAYS * 86_400))
-        text = " ".join(zipf.sample(rng.randint(12, 60)))
-        obs = {"platform": platform, "account": account, "item_id": f"{seed}-{i}",
-               "kind": rng.choice(("post", "post", "comment", "reply")), "text": text,
-               "author": {"id": account, "handle": f"{account}@social.example",
-                          "name": f"Account {account}"},
-               "lang": rng.choice(("en", "sl", "sw", "fa")),
-               "published_at": published.isoformat(),
-               "observed_at": (published + timedelta(minutes=3)).isoformat()}
-        lines.append(json.dumps(obs, ensure_ascii=False).encode() + b"\n")
-        roll = rng.random()
-        if roll < 0.05:
-            edited = {**obs, "text": text + " " + " ".join(zipf.sample(5)),
-                      "observed_at": (published + timedelta(hours=2)).isoformat()}
-            later.append(json.dumps(edited, ensure_ascii=False).encode() + b"\n")
-        elif roll < 0.06:
-            gone = {k: obs[k] for k in ("platform", "account", "item_id", "kind")}
-            gone.update(event="deleted", observed_at=(published + timedelta(days=1)).isoformat())
-            later.append(json.dumps(gone).encode() + b"\n")
-        i += 1
-    return b"".join(lines + later), words
+    words = vocabulary(VOCABULARY, rng)
+    cum, total = [], 0.0
+    for rank in range(1, len(words) + 1):
+        total += 1 / rank**1.07
+        cum.append(total)
+    texts: list[str] = []
+    later: list[str] = []
+    kinds = ("post", "post", "comment", "reply")
+    langs = ("en", "sl", "sw", "fa")
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    written = i = 0
+    with path.open("w", encoding="utf-8") as out:
+        while written + len(later) < n:
+            account = ACCOUNTS[rng.randrange(50)]
+            published = START + timedelta(seconds=rng.randrange(SPAN_DAYS * 86_400))
+            text = " ".join(rng.choices(words, cum_weights=cum, k=rng.randint(12, 60)))
+            if len(texts) < 2000:
+                texts.append(text)
+            obs = {"platform": PLATFORMS[int(account[4:]) % 3], "account": account,
+                   "item_id": f"{seed}-{i}", "kind": kinds[rng.randrange(4)], "text": text,
+                   "author": {"id": account, "handle": f"{account}@social.example",
+                              "name": f"Account {account}"},
+                   "lang": langs[rng.randrange(4)], "published_at": published.isoformat(),
+                   "observed_at": (published + timedelta(minutes=3)).isoformat()}
+            out.write(dumps(obs) + "\n")
+            written += 1
+            roll = rng.random()
+            if roll < 0.05:
+                extra = " ".join(rng.choices(words, cum_weights=cum, k=5))
+                later.append(dumps({**obs, "text": f"{text} {extra}", "observed_at": (
+                    published + timedelta(hours=2)).isoformat()}))
+            elif roll < 0.06:
+                gone = {k: obs[k] for k in ("platform", "account", "item_id", "kind")}
+                gone.update(event="deleted",
+                            observed_at=(published + timedelta(days=1)).isoformat())
+                later.append(dumps(gone))
+            i += 1
+        for line in later:
+            out.write(line + "\n")
+    return words, texts
 
 
-def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
-    fn()  # warm: per-segment columns are loaded on first use
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, float]:
+    """(median, p95, first) in ms; the first (untimed for the figures) warms caches."""
+    t0 = time.perf_counter()
+    fn()
+    first = (time.perf_counter() - t0) * 1000
     samples = []
     for _ in range(runs):
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1000)
     samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+    return (statistics.median(samples),
+            samples[min(len(samples) - 1, int(len(samples) * 0.95))], first)
 
 
 @contextmanager
@@ -158,8 +168,7 @@ def postgres_schema(url: str) -> Iterator[str]:
 
 
 def analyze_catalog(archive: Any) -> None:
-    """Planner statistics for the catalog just loaded, as autovacuum would gather them (a
-    server may run without autovacuum; then the queries `lag` makes are planned blind)."""
+    """Planner statistics for the catalog just loaded, as autovacuum would gather them."""
     from sqlalchemy import text
 
     with archive.catalog.engine.connect().execution_options(
@@ -176,110 +185,238 @@ def _postgres_size(index: PostgresIndex) -> int:
             "SELECT pg_total_relation_size('search_documents')")).scalar_one())
 
 
+# -- the SQLite FTS5 reference ------------------------------------------------------------
+
+class Fts5:
+    """The reference: FTS5 over the analyzer's tokens, filter columns in a plain table."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path)
+        self.db.executescript("""
+            PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+            CREATE VIRTUAL TABLE fts USING fts5(tokens,
+                tokenize = 'unicode61 remove_diacritics 0');
+            CREATE TABLE meta (seq INTEGER PRIMARY KEY, platform TEXT, account TEXT,
+                kind TEXT, event TEXT, published INTEGER, day TEXT);""")
+
+    def build(self, appender: Any, batch: int = 10_000) -> int:
+        """Read every committed capture record from the log, as the engines do."""
+        mark, added = -1, 0
+        while True:
+            rows = log_source.pending(appender, mark, batch)
+            if not rows:
+                break
+            docs = list(log_source.read_documents(appender, rows))
+            with self.db:
+                self.db.executemany("INSERT INTO fts (rowid, tokens) VALUES (?, ?)", (
+                    (d.seq, " ".join(analyzer.tokens(d.text or "", for_query=True)))
+                    for d in docs))
+                self.db.executemany("INSERT INTO meta VALUES (?, ?, ?, ?, ?, ?, ?)", (
+                    (d.seq, d.platform.lower(), d.account, d.kind.lower(), d.event.lower(),
+                     d.published_us, None if d.published_us is None else
+                     (EPOCH + timedelta(microseconds=d.published_us)).strftime("%Y-%m-%d"))
+                    for d in docs))
+            mark, added = rows[-1].seq, added + len(docs)
+        with self.db:
+            self.db.execute("CREATE INDEX meta_account ON meta (account, published, seq)")
+            self.db.execute("CREATE INDEX meta_published ON meta (published, seq)")
+            self.db.execute("INSERT INTO fts (fts) VALUES ('optimize')")
+        return added
+
+    def size(self) -> int:
+        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
+
+    def run(self, r: SearchRequest) -> tuple[int, list[int], dict[str, dict[str, int]]]:
+        """Top 20 and the exact count (and facets) of a request the benchmark makes."""
+        match = " AND ".join(
+            '"' + " ".join(analyzer.tokens(part.strip('"'), for_query=True)) + '"'
+            for part in _parts(r.query))
+        where, params = ["fts MATCH ?"], [match]
+        if r.accounts:
+            where.append("m.account = ?")
+            params.append(r.accounts[0])
+        start, end = r.bounds()
+        if start is not None:
+            where += ["m.published >= ?", "m.published <= ?"]
+            params += [start, end]
+        cond = " AND ".join(where)
+        order = "f.rank" if r.sort == "relevance" else "m.published DESC, m.seq DESC"
+        top = [row[0] for row in self.db.execute(
+            f"SELECT f.rowid FROM fts f JOIN meta m ON m.seq = f.rowid WHERE {cond} "
+            f"ORDER BY {order} LIMIT 20", params)]
+        total = self.db.execute(f"SELECT count(*) FROM fts f JOIN meta m ON m.seq = f.rowid "
+                                f"WHERE {cond}", params).fetchone()[0]
+        facets: dict[str, dict[str, int]] = {}
+        if r.facets:
+            facets = {n: {} for n in FACETS}
+            for *values, n in self.db.execute(
+                    f"SELECT m.platform, m.account, m.kind, m.event, substr(m.day, 1, 4), "
+                    f"count(*) FROM fts f JOIN meta m ON m.seq = f.rowid WHERE {cond} "
+                    f"GROUP BY 1, 2, 3, 4, 5", params):
+                for name, value in zip(FACETS, values, strict=True):
+                    if value is not None:
+                        facets[name][value] = facets[name].get(value, 0) + n
+        return total, top, facets
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _parts(query: str) -> list[str]:
+    """A benchmark query's parts: one phrase, or words that must all match."""
+    return [query] if query.startswith('"') else query.split()
+
+
+# -- the run ------------------------------------------------------------------------------
+
+@dataclass
+class Engine:
+    name: str
+    build: Callable[[], int]
+    size: Callable[[], int]
+    query: Callable[[SearchRequest], Any]
+    close: Callable[[], None]
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--records", type=int, default=20_000)
-    ap.add_argument("--runs", type=int, default=50, help="timed runs per query type")
+    ap.add_argument("--runs", type=int, default=30, help="timed runs per query type")
     ap.add_argument("--procs", type=int, default=1, help="Whoosh writer processes")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--engine", choices=("whoosh", "postgres"), default="whoosh")
+    ap.add_argument("--engines", default="whoosh,postgres,fts5")
+    ap.add_argument("--out", help="also write the figures as JSON to this file")
     ap.add_argument("--postgres-url", default=os.environ.get(
         "ARCHIVER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-        help="--engine postgres: the database (a fresh schema is made and dropped)")
+        help="the database for a PostgreSQL catalog (a fresh schema is made and dropped)")
     args = ap.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(engines) - {"whoosh", "postgres", "fts5"}
+    if unknown or not engines:
+        ap.error(f"--engines: whoosh, postgres, fts5 (not {', '.join(sorted(unknown))})")
 
     with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
-        if args.engine == "postgres":
+        if "postgres" in engines:
             with postgres_schema(args.postgres_url) as url:
-                run(args, tmp, {"ARCHIVER_CATALOG_URL": url, "ARCHIVER_SEARCH_ENGINE": "postgres"})
+                run(args, engines, Path(tmp), {"ARCHIVER_CATALOG_URL": url})
         else:
-            run(args, tmp, {})
+            run(args, engines, Path(tmp), {})
 
 
-def run(args: argparse.Namespace, tmp: str, env: dict[str, str]) -> None:
-    """One benchmark: ingest the corpus, index it with the chosen engine, time queries."""
-    settings = load_settings(env={"ARCHIVER_HOME": str(Path(tmp) / "home"), **env})
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace, names: list[str], tmp: Path, env: dict[str, str]) -> None:
+    """One benchmark: corpus, ingest, each engine's index, then the same queries on each."""
+    results: dict[str, Any] = {"records": args.records, "engines": {}, "queries": {}}
+    settings = load_settings(env={"ARCHIVER_HOME": str(tmp / "home"), **env})
     archive, _ = init_archive(settings, "bench.archiver/search")
-    data, words = corpus(args.records, args.seed)
     t0 = time.perf_counter()
-    summary = archive.ingestor.ingest(o for _, o in read_jsonl(
-        io.BytesIO(data), max_text_bytes=100_000, max_line_bytes=1_000_000))
+    words, texts = write_corpus(tmp / "corpus.jsonl", args.records, args.seed)
+    log(f"corpus written in {time.perf_counter() - t0:.0f} s")
+    t0 = time.perf_counter()
+    with (tmp / "corpus.jsonl").open("rb") as f:
+        summary = archive.ingestor.ingest(o for _, o in read_jsonl(
+            f, max_text_bytes=100_000, max_line_bytes=1_000_000))
     ingest_s = time.perf_counter() - t0
-    if args.engine == "postgres":
+    if "ARCHIVER_CATALOG_URL" in env:
         analyze_catalog(archive)
-    index: Any = (PostgresIndex.for_settings(settings) if args.engine == "postgres"
-                  else SearchIndex(settings.index_dir, procs=args.procs))
-    t0 = time.perf_counter()
-    indexed = index.catch_up(archive.appender)
-    index_s = time.perf_counter() - t0
-    if args.engine == "postgres":
-        size = _postgres_size(index)
-    else:
-        size = sum(p.stat().st_size for p in settings.index_dir.rglob("*") if p.is_file())
+    results["corpus"] = {"archived": summary.archived, "events": dict(summary.events),
+                         "ingest_per_s": round(summary.archived / ingest_s)}
+    log(f"corpus: {summary.archived:,} records archived ({dict(summary.events)}), ingest "
+        f"{summary.archived / ingest_s:,.0f} records/s")
+
+    engines: list[Engine] = []
+    for name in names:
+        if name == "whoosh":
+            w = SearchIndex(settings.index_dir, procs=args.procs)
+            engines.append(Engine(
+                f"whoosh (procs={args.procs})", lambda w=w: w.catch_up(archive.appender),
+                lambda: sum(p.stat().st_size for p in settings.index_dir.rglob("*")
+                            if p.is_file()),
+                lambda r, w=w: search(w, archive, r), w.close))
+        elif name == "postgres":
+            pg = PostgresIndex.for_settings(settings)
+            engines.append(Engine("postgres", lambda pg=pg: pg.catch_up(archive.appender),
+                                  lambda pg=pg: _postgres_size(pg),
+                                  lambda r, pg=pg: search(pg, archive, r), pg.close))
+        else:
+            fts = Fts5(tmp / "fts5.db")
+            engines.append(Engine("sqlite fts5 (reference)",
+                                  lambda fts=fts: fts.build(archive.appender), fts.size,
+                                  fts.run, fts.close))
+    for e in engines:
+        t0 = time.perf_counter()
+        indexed = e.build()
+        seconds = time.perf_counter() - t0
+        results["engines"][e.name] = {"indexed": indexed, "seconds": round(seconds, 1),
+                                      "per_s": round(indexed / seconds),
+                                      "size_mb": round(e.size() / 1e6, 1)}
+        log(f"{e.name}: indexed {indexed:,} records in {seconds:.0f} s = "
+            f"{indexed / seconds:,.0f} records/s; index {e.size() / 1e6:,.1f} MB")
 
     rng = random.Random(args.seed + 1)
-    common = words[40:80]  # Zipf ranks 40-80: each in a few percent of the records
-    very_common = words[3:13]  # "and", "a", "in", ...: each in about half of them
-    mid = words[20:80]
-    texts = [json.loads(line)["text"] for line in data.splitlines()[:2000]
-             if b'"text"' in line]
     rank = {w: i for i, w in enumerate(words)}
+    rare, common, very_common, mid = words[3000:20000], words[40:80], words[3:13], words[20:400]
     phrases = [f'"{a} {b}"' for text in texts
                for a, b in zip(text.split(), text.split()[1:], strict=False)
                if 20 <= rank[a] <= 400 and 20 <= rank[b] <= 400]
 
-    def year_bounds() -> tuple[str, str]:
+    def filtered(facets: tuple[str, ...] = ()) -> SearchRequest:
         year = rng.choice((2023, 2024, 2025))
-        return f"{year}-01-01", f"{year}-12-31"
+        return SearchRequest(query=rng.choice(mid), accounts=(rng.choice(ACCOUNTS),),
+                             date_from=f"{year}-01-01", date_to=f"{year}-12-31",
+                             sort="newest", facets=facets)
 
-    def request(kind: str) -> SearchRequest:
-        if kind == "common term":
-            return SearchRequest(query=rng.choice(common))
-        if kind == "very common term":
-            return SearchRequest(query=rng.choice(very_common))
-        if kind == "phrase":
-            return SearchRequest(query=rng.choice(phrases))
-        if kind == "term + 1-year range + account":
-            start, end = year_bounds()
-            return SearchRequest(query=rng.choice(mid), accounts=(rng.choice(ACCOUNTS),),
-                                 date_from=start, date_to=end, sort="newest")
-        if kind == "top 20 by date":
-            return SearchRequest(query=rng.choice(common), sort="newest")
-        return SearchRequest(sort="newest")  # everything, newest first
-
-    def plan(r: SearchRequest) -> QueryPlan:
-        start, end = r.bounds()
-        return QueryPlan(query=r.query, terms={"account": r.accounts} if r.accounts else {},
-                         start_us=start, end_us=end, order=r.sort, limit=r.limit)
-
-    print(f"corpus: {summary.archived} records archived ({summary.received} observations, "
-          f"{dict(summary.events)}), ingest {summary.archived / ingest_s:,.0f} records/s")
-    engine = ("PostgreSQL" if args.engine == "postgres"
-              else f"Whoosh, procs={args.procs}")
-    print(f"indexing: {indexed} records in {index_s:.1f} s = {indexed / index_s:,.0f} "
-          f"records/s ({engine}); plain Whoosh {WHOOSH_INDEXING} docs/s -> "
-          f"x{indexed / index_s / WHOOSH_INDEXING:.2f}; index size {size / 1e6:.1f} MB")
-    if args.records != 100_000:
-        print(f"(MEASUREMENTS.md figures are for 100,000 posts; this corpus has "
-              f"{summary.archived:,} records)")
-    print(f"{'query (top 20)':34} {'engine p50/p95 ms':>18} {'end-to-end p50/p95':>19}"
-          f"   {'Whoosh p50/p95':>14}  ratio p50/p95 (e2e)")
-    kinds = [*WHOOSH, "very common term", "everything, newest first"]
-    for kind in kinds:
-        alone = timed(lambda k=kind: index.run(plan(request(k))), args.runs)
-        e2e = timed(lambda k=kind: search(index, archive, request(k)), args.runs)
-        ref = WHOOSH.get(kind)
-        ratio = (f"x{ref[0] / e2e[0]:.1f} / x{ref[1] / e2e[1]:.1f}" if ref else "-")
-        ref_text = f"{ref[0]:g} / {ref[1]:g}" if ref else "-"
-        print(f"{kind:34} {alone[0]:8.1f} / {alone[1]:6.1f}   {e2e[0]:8.1f} / "
-              f"{e2e[1]:6.1f}   {ref_text:>14}  {ratio}")
-    for label, group in (("common term", common), ("very common term", very_common)):
-        counts = [search(index, archive, SearchRequest(query=w)).total for w in group]
-        print(f"({label}: matches {min(counts):,} to {max(counts):,} records)")
-    counts = [search(index, archive, SearchRequest(query=p)).total for p in phrases[:20]]
-    print(f"(phrase: matches {min(counts):,} to {max(counts):,} records)")
-    index.close()
+    makers: dict[str, Callable[[], SearchRequest]] = {
+        "rare term": lambda: SearchRequest(query=rng.choice(rare)),
+        "common term": lambda: SearchRequest(query=rng.choice(common)),
+        "two-term AND": lambda: SearchRequest(query=" ".join(rng.sample(mid, 2))),
+        "phrase": lambda: SearchRequest(query=rng.choice(phrases)),
+        "term + year + account, newest": filtered,
+        "term + year + account + facets": lambda: filtered(FACETS),
+        "common term + all five facets": lambda: SearchRequest(query=rng.choice(common),
+                                                                facets=FACETS),
+        "very common term (~half)": lambda: SearchRequest(query=rng.choice(very_common)),
+    }
+    header = f"{'query (top 20)':32}" + "".join(f"{e.name[:24]:>26}" for e in engines)
+    print(f"\n{summary.archived:,} records; p50 / p95 ms (first run)\n{header}")
+    for kind, make in makers.items():
+        runs = args.runs if "very common" not in kind else max(5, args.runs // 3)
+        sample = [make() for _ in range(runs + 1)]
+        cells, row = [], {}
+        for e in engines:
+            queue = iter(sample)
+            p50, p95, first = timed(lambda e=e, q=queue: e.query(next(q)), runs)
+            totals = [_total(e.query(r)) for r in sample[:5]]
+            row[e.name] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
+                           "first_ms": round(first, 1), "matches": [min(totals), max(totals)]}
+            cells.append(f"{p50:9.1f} / {p95:7.1f} ({first:,.0f})")
+        results["queries"][kind] = row
+        print(f"{kind:32}" + "".join(f"{c:>26}" for c in cells), flush=True)
+    print("\nmatches (first 5 requests of each type, min to max):")
+    for kind, row in results["queries"].items():
+        spans = {tuple(v["matches"]) for v in row.values()}
+        print(f"  {kind:32} " + "; ".join(f"{a:,}-{b:,}" for a, b in sorted(spans))
+              + ("" if len(spans) == 1 else "  (engines differ)"))
+    print()
+    for name, e in results["engines"].items():
+        print(f"indexing {name}: {e['per_s']:,} records/s ({e['seconds']} s), "
+              f"index {e['size_mb']:,} MB")
+    print(f"ingest (capture -> log -> catalog): {results['corpus']['ingest_per_s']:,} "
+          f"records/s")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    for e in engines:
+        e.close()
     archive.close()
+
+
+def _total(result: Any) -> int:
+    return result[0] if isinstance(result, tuple) else result.total
+
 
 if __name__ == "__main__":
     main()

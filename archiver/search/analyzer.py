@@ -208,19 +208,28 @@ def expand_word(raw: str, start: int, *, for_query: bool = False
     A compound word (see the module docstring) gives its parts at offsets 0..n-1 and, when
     indexing, also the joined form at offset 0.
     """
+    relative = _expand(raw, for_query)
+    if not start:
+        return list(relative)
+    return [(term, offset, start + s, start + e) for term, offset, s, e in relative]
+
+
+@functools.lru_cache(maxsize=200_000)
+def _expand(raw: str, for_query: bool) -> tuple[tuple[str, int, int, int], ...]:
+    """`expand_word` at offset 0, cached: words repeat (Zipf), so most are looked up."""
     parts = []
     for m in _patterns().parts.finditer(raw):
         term = normalize_term(m.group())
         if term:
-            parts.append((term, start + m.start(), start + m.end()))
+            parts.append((term, m.start(), m.end()))
     if len(parts) <= 1:
-        return [(parts[0][0], 0, start, start + len(raw))] if parts else []
+        return ((parts[0][0], 0, 0, len(raw)),) if parts else ()
     out = [(term, i, s, e) for i, (term, s, e) in enumerate(parts)]
     if not for_query:
         joined = "".join(term for term, _, _ in parts)
         if len(joined) <= MAX_TERM_CHARS:
-            out.insert(0, (joined, 0, start, start + len(raw)))
-    return out
+            out.insert(0, (joined, 0, 0, len(raw)))
+    return tuple(out)
 
 
 def terms(text: str, *, for_query: bool = False) -> Iterator[Term]:
