@@ -25,6 +25,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
         ingest,
         items,
         log,
+        media,
         metrics,
         openapi,
         records,
@@ -50,7 +51,8 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     index = SearchIndex.for_settings(settings)
     app.extensions[EXTENSION] = ApiContext(settings, archive,
                                            metrics.ApiMetrics(archive, index), index)
-    for module in (health, metrics, openapi, ingest, records, items, log, audit, search):
+    for module in (health, metrics, openapi, ingest, records, items, log, audit, search,
+                   media):
         app.register_blueprint(module.blueprint())
     undecided = sorted(set(app.view_functions) - set(PERMISSIONS))
     if undecided:

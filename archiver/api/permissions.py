@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[str] | None] = {
     "ingest.ingest": _ADMIN,
     "records.get_record": _READERS,
     "items.get_item": _ITEM_READERS,
+    "media.get_media": _ITEM_READERS,
     "search.search": _ITEM_READERS,
     "log.checkpoint": _AUDITORS,
     "log.inclusion_proof": _AUDITORS,

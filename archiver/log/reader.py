@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from archiver.catalog import schema as t
 from archiver.errors import IntegrityError, NotFound
 from archiver.log.appender import Appender
-from archiver.log.envelope import Envelope, parse_line, segment_key
+from archiver.log.crypto import open_blob
+from archiver.log.envelope import Envelope, media_key, parse_line, segment_key
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,29 @@ def system_records(appender: Appender, *, since: str | None = None) -> Iterator[
         seqs = [row.seq for row in conn.execute(q)]
     for seq in seqs:
         yield read_record(appender, seq)
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A stored media file, decrypted: its bytes, type and SHA-256 (hex)."""
+
+    id: str
+    mime: str
+    sha256: str
+    data: bytes
+
+
+def read_media(appender: Appender, media_id: str) -> MediaFile:
+    """Fetch and decrypt `media/<id>`; NotFound when the catalog knows no such file or its
+    data key is destroyed (disposition)."""
+    with appender.p.catalog.reader() as conn:
+        row = conn.execute(select(t.media.c.mime).where(t.media.c.id == media_id)).first()
+        data_key = conn.execute(select(t.data_keys.c.wrapped, t.data_keys.c.kek)
+                                .where(t.data_keys.c.kid == media_id)).first()
+    if row is None:
+        raise NotFound(f"no media file {media_id}")
+    if data_key is None:
+        raise NotFound(f"media file {media_id} was destroyed (its data key is deleted)")
+    key = appender.p.kek.unwrap(media_id, data_key.wrapped, data_key.kek)
+    data = open_blob(key, media_id, appender.p.store.get(media_key(media_id)))
+    return MediaFile(media_id, row.mime, hashlib.sha256(data).hexdigest(), data)
