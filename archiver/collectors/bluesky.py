@@ -50,6 +50,10 @@ EARLIEST = "0001-01-01T00:00:00.000000Z"   # window start when the whole feed wa
 FEED_PAGE = 100                            # getAuthorFeed's largest `limit`
 POSTS_BATCH = 25                           # getPosts' largest number of `uris`
 THREAD_DEPTH = 1000                        # getPostThread's largest `depth`
+# getProfile's answers for an account that is gone (app.bsky.actor.getProfile errors and
+# the AppView's "Profile not found" InvalidRequest).
+_GONE_ACCOUNT = frozenset({"AccountTakedown", "AccountDeactivated", "NotFound",
+                           "InvalidRequest"})
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired",
                            "AuthMissing"})
 
@@ -252,6 +256,19 @@ def record_observation(account_did: str, uri: AtUri, record: PostRecord, raw: An
         media=record.media, raw=raw)
 
 
+def profile_observation(account: AccountConfig, profile: dict[str, Any]) -> Observation:
+    """The account's profile as an item (id: the DID) whose text is its name and handle,
+    so that a rename or a new display name is archived as an edit of it."""
+    name = profile.get("displayName")
+    name = name if isinstance(name, str) else None
+    handle = profile["handle"]
+    return Observation(
+        platform=PLATFORM, account=account.platform_id, item_id=account.platform_id,
+        kind="profile", text=f"{name or ''}\n@{handle}".lstrip("\n"),
+        author={"id": account.platform_id, "handle": handle, "name": name},
+        url=f"https://bsky.app/profile/{account.platform_id}", raw=profile)
+
+
 def view_observation(account: AccountConfig, post: PostView, kind: str,
                      event: str | None = None) -> Observation:
     return Observation(
@@ -317,10 +334,12 @@ class BlueskyCollector:
     def lookup(self, account: AccountConfig, http: Transport,
                items: Sequence[KnownItem]) -> list[Observation]:
         api = _Api(account, http)
+        result = [self._lookup_profile(api, account, item)
+                  for item in items if item.kind == "profile"]
+        items = [item for item in items if item.kind != "profile"]
         kinds = {item.item_id: item.kind for item in items}
         found = api.get_posts([item.item_id for item in items])
         hidden = self._hidden_under(api, [p for p in found.values() if p.record.root])
-        result = []
         for item in items:
             post = found.get(item.item_id)
             if post is None:
@@ -335,16 +354,15 @@ class BlueskyCollector:
     def _profile_handle(self, api: _Api, account: AccountConfig,
                         cursor: Mapping[str, Any], out: Harvest) -> str:
         """The account's handle now; a change since the last run is noted (a rename)."""
-        profile = api.call("app.bsky.actor.getProfile", {"actor": account.platform_id})
-        if not isinstance(profile, dict) or profile.get("did") != account.platform_id:
-            raise MalformedResponse(f"bluesky: getProfile did not describe "
-                                    f"{account.platform_id}")
-        handle = profile.get("handle")
-        if not isinstance(handle, str) or not handle:
-            raise MalformedResponse("bluesky: getProfile: handle is missing")
+        profile = _checked_profile(
+            api.call("app.bsky.actor.getProfile", {"actor": account.platform_id}),
+            account.platform_id)
+        handle = profile["handle"]
         before = cursor.get("handle") or account.handle
         if before and before != handle:
             out.notes.append(f"handle changed from {before} to {handle}")
+        out.observations.append(profile_observation(account, profile))
+        out.listed.add(account.platform_id)
         return handle
 
     def _list_feed(self, api: _Api, account: AccountConfig, since: str | None,
@@ -433,6 +451,21 @@ class BlueskyCollector:
                         account, reply, "reply" if mine else "comment", event))
                 out.listed.add(str(reply.uri))
                 stack.append((child, child_at))
+
+    def _lookup_profile(self, api: _Api, account: AccountConfig,
+                        item: KnownItem) -> Observation:
+        """The profile item now; an account the AppView no longer serves is gone."""
+        response = api.get("app.bsky.actor.getProfile", {"actor": item.item_id})
+        answer = response.json()
+        if response.status == 200:
+            return profile_observation(account, _checked_profile(answer, item.item_id))
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if error not in _GONE_ACCOUNT:
+            raise MalformedResponse(f"bluesky: getProfile {item.item_id} answered 400 "
+                                    f"{_short(answer)}")
+        return Observation(platform=PLATFORM, account=account.platform_id,
+                           item_id=item.item_id, kind=item.kind, raw=answer, event="deleted",
+                           url=f"https://bsky.app/profile/{item.item_id}")
 
     def _hidden_under(self, api: _Api, replies: Iterable[PostView]) -> dict[str, set[str]]:
         """Root post URI -> the replies its thread gate hides, for these replies' roots."""
@@ -530,6 +563,15 @@ def _known_roots(known: Sequence[KnownItem]) -> set[str]:
         if current:
             roots.add(current)
     return roots
+
+
+def _checked_profile(profile: Any, did: str) -> dict[str, Any]:
+    """`app.bsky.actor.defs#profileViewDetailed` of `did`, with a handle."""
+    if not isinstance(profile, dict) or profile.get("did") != did:
+        raise MalformedResponse(f"bluesky: getProfile did not describe {did}")
+    if not isinstance(profile.get("handle"), str) or not profile["handle"]:
+        raise MalformedResponse(f"bluesky: getProfile {did}: handle is missing")
+    return profile
 
 
 def _hidden_replies(gate: Any, where: str) -> set[str]:

@@ -63,6 +63,17 @@ def by_id(h: Harvest) -> dict[str, Observation]:
     return {o.item_id: o for o in h.observations}
 
 
+def posts(h: Harvest) -> list[Observation]:
+    """The harvest's observations after the profile item (always first)."""
+    assert h.observations[0].kind == "profile" and h.observations[0].item_id == DID
+    return h.observations[1:]
+
+
+def listed_posts(h: Harvest) -> set[str]:
+    assert DID in h.listed
+    return h.listed - {DID}
+
+
 def rkey(uri: str) -> str:
     return uri.rsplit("/", 1)[1]
 
@@ -81,7 +92,7 @@ def test_a_post_becomes_one_observation_with_text_author_url_media_and_raw(
     h = harvest(server, http)
 
     blob = image_blob("flood-map")["ref"]["$link"]
-    assert h.observations == [Observation(
+    assert posts(h) == [Observation(
         platform="bluesky", account=DID, item_id=uri, kind="post", text=SW,
         author={"id": DID, "handle": HANDLE, "name": "City of Wrenfield"},
         published_at="2026-11-30T07:10:33.000000Z",
@@ -89,8 +100,8 @@ def test_a_post_becomes_one_observation_with_text_author_url_media_and_raw(
         media=[{"id": blob, "mime": "image/jpeg", "alt": "Ramani ya barabara zilizofungwa",
                 "url": f"{server.url}/img/feed_fullsize/plain/{DID}/{blob}@jpeg"}],
         raw=appview.view(uri))]
-    assert h.observations[0].raw["record"]["facets"] == facets
-    assert h.listed == {uri}
+    assert posts(h)[0].raw["record"]["facets"] == facets
+    assert listed_posts(h) == {uri}
     assert h.window_start == EARLIEST and h.window_end is not None
     assert h.cursor == {"handle": HANDLE, "newest": "2026-11-30T07:10:33.000000Z"}
 
@@ -111,7 +122,7 @@ def test_reposts_of_other_peoples_posts_are_not_the_accounts_items(server, appvi
 
     h = harvest(server, http)
 
-    assert [o.item_id for o in h.observations] == [mine] and h.listed == {mine}
+    assert [o.item_id for o in posts(h)] == [mine] and listed_posts(h) == {mine}
 
 
 def test_the_feed_is_paged_to_its_end_with_the_platforms_cursor(
@@ -122,8 +133,8 @@ def test_the_feed_is_paged_to_its_end_with_the_platforms_cursor(
     h = harvest(server, http)
 
     assert [r.arg("cursor") for r in server.calls(FEED)] == [None, "2", "4"]
-    assert [o.item_id for o in h.observations] == uris[::-1]
-    assert h.listed == set(uris) and h.window_start == EARLIEST
+    assert [o.item_id for o in posts(h)] == uris[::-1]
+    assert listed_posts(h) == set(uris) and h.window_start == EARLIEST
 
 
 def test_an_updated_record_is_observed_with_its_new_text_and_cid(server, appview, http):
@@ -152,8 +163,8 @@ def test_the_whole_reply_tree_is_harvested_with_parents_and_kinds(server, appvie
     assert seen[c2].author == {"id": PUBLIC["navid"][0], "handle": "navid.bsky.social",
                                "name": "نوید"}
     assert seen[c2].text == FA and seen[c2].event is None
-    assert h.threads == {post} and h.listed == {post, c1, c2, own}
-    assert len(h.observations) == 4
+    assert h.threads == {post} and listed_posts(h) == {post, c1, c2, own}
+    assert len(posts(h)) == 4
 
 
 def test_a_reply_the_account_hid_is_observed_as_hidden(server, appview, http):
@@ -232,14 +243,38 @@ def test_lookup_that_cannot_decide_raises_instead_of_presuming_deletion(
         COLLECTOR.lookup(account(server), http, [KnownItem(uri, "post", None, None, "live")])
 
 
+def test_the_profile_is_an_item_whose_text_is_the_name_and_handle(server, appview, http):
+    profile = harvest(server, http).observations[0]
+
+    assert profile == Observation(
+        platform="bluesky", account=DID, item_id=DID, kind="profile",
+        text=f"City of Wrenfield\n@{HANDLE}",
+        author={"id": DID, "handle": HANDLE, "name": "City of Wrenfield"},
+        url=f"https://bsky.app/profile/{DID}", raw=profile.raw)
+    assert profile.raw["did"] == DID and profile.raw["followersCount"] == 1200
+
+
+def test_lookup_of_a_profile_the_appview_no_longer_serves_is_a_deletion(
+        server, appview, http):
+    appview.script("app.bsky.actor.getProfile", Reply.json(
+        {"error": "AccountDeactivated", "message": "Account is deactivated"}, 400))
+
+    [obs] = COLLECTOR.lookup(account(server), http, [KnownItem(DID, "profile", None, None,
+                                                               "live")])
+
+    assert (obs.item_id, obs.kind, obs.event) == (DID, "profile", "deleted")
+    assert obs.raw == {"error": "AccountDeactivated", "message": "Account is deactivated"}
+
+
 def test_a_renamed_account_is_noted_and_its_new_handle_used(server, appview, http):
     uri = appview.post(SW, "2026-11-30T07:10:33Z")
     appview.rename("wrenfield.gov.example")
 
     h = harvest(server, http, cursor={"handle": HANDLE, "newest": "2026-11-30T07:10:33Z"})
 
-    [obs] = h.observations
+    profile, obs = h.observations
     assert h.notes == [f"handle changed from {HANDLE} to wrenfield.gov.example"]
+    assert profile.text == "City of Wrenfield\n@wrenfield.gov.example"
     assert obs.url == f"https://bsky.app/profile/wrenfield.gov.example/post/{rkey(uri)}"
     assert obs.author["handle"] == "wrenfield.gov.example"
     assert h.cursor["handle"] == "wrenfield.gov.example"
@@ -254,7 +289,7 @@ def test_a_429_waits_for_retry_after_then_harvests_everything(
 
     h = harvest(server, http)
 
-    assert [o.item_id for o in h.observations] == [uri]
+    assert [o.item_id for o in posts(h)] == [uri]
     assert len(server.calls(FEED)) == 2 and 6 <= max(sleeps) <= 7
 
 
@@ -270,7 +305,7 @@ def test_a_429_with_only_a_ratelimit_reset_header_waits_for_the_reset(
 
     h = harvest(server, http)
 
-    assert len(h.observations) == 1 and 15 <= max(sleeps) <= 21
+    assert len(posts(h)) == 1 and 15 <= max(sleeps) <= 21
 
 
 def test_a_rate_limit_longer_than_a_run_waits_raises_rate_limited(server, appview, http):
@@ -363,8 +398,8 @@ def test_blocked_and_not_found_replies_are_neither_observed_nor_lost(server, app
 
     h = harvest(server, http)
 
-    assert [o.item_id for o in h.observations] == [post]
-    assert h.listed == {post, blocked}
+    assert [o.item_id for o in posts(h)] == [post]
+    assert listed_posts(h) == {post, blocked}
 
 
 def test_a_connection_dropped_mid_page_is_retried_and_nothing_is_lost(
@@ -376,7 +411,7 @@ def test_a_connection_dropped_mid_page_is_retried_and_nothing_is_lost(
 
     h = harvest(server, http)
 
-    assert {o.item_id for o in h.observations} == uris
+    assert {o.item_id for o in posts(h)} == uris
     assert len(server.calls(FEED)) == 2
 
 
@@ -421,7 +456,7 @@ def test_a_later_run_lists_back_to_the_lookback_and_says_where_it_stopped(
                           {"newest": "2026-11-28T09:00:00Z"}, [])
 
     assert len(server.calls(FEED)) == 2
-    assert [o.text for o in h.observations] == [f"Day {d}" for d in range(28, 18, -1)]
+    assert [o.text for o in posts(h)] == [f"Day {d}" for d in range(28, 18, -1)]
     assert h.window_start == "2026-11-19T09:00:00.000000Z"
     assert h.cursor["newest"] == "2026-11-28T09:00:00.000000Z"
 
@@ -433,5 +468,5 @@ def test_a_first_run_stops_at_max_pages_and_says_so(server, appview, http, monke
 
     h = COLLECTOR.harvest(account(server, max_pages=2), http, {}, [])
 
-    assert len(h.observations) == 20 and h.window_start == "2026-11-09T09:00:00.000000Z"
+    assert len(posts(h)) == 20 and h.window_start == "2026-11-09T09:00:00.000000Z"
     assert h.notes and "stopped after 2 pages" in h.notes[0]
