@@ -270,7 +270,8 @@ def parse_page(body: Any, url: str) -> XPage:
     else:
         raise _bad(url, "data", f"must be a list, not {type(data).__name__}")
     posts = [parse_post(t, url, f"data[{i}]") for i, t in enumerate(items)]
-    includes = _dict(doc.get("includes") or {}, url, "includes")
+    includes = _dict(doc["includes"] if doc.get("includes") is not None else {}, url,
+                     "includes")
     users = {}
     for i, u in enumerate(_list(includes, "users", url, "includes")):
         user = _parse_user(u, url, f"includes.users[{i}]")
@@ -283,7 +284,7 @@ def parse_page(body: Any, url: str) -> XPage:
     errors = _list(doc, "errors", url, "the answer")
     for i, e in enumerate(errors):
         _dict(e, url, f"errors[{i}]")
-    meta = _dict(doc.get("meta") or {}, url, "meta")
+    meta = _dict(doc["meta"] if doc.get("meta") is not None else {}, url, "meta")
     next_token = _str(meta, "next_token", url, "meta", required=False)
     count = meta.get("result_count")
     if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
@@ -597,8 +598,17 @@ def _get(http: Transport, url: str, params: Mapping[str, Any], headers: Mapping[
     harvest.requests += 1
     response = http.get(url, params=params, headers=headers, accept={403})
     if response.status == 403:
+        try:
+            problem = response.json()
+        except MalformedResponse:
+            problem = None
+        if isinstance(problem, dict):
+            said = "; ".join(str(problem[k])[:200] for k in ("title", "reason", "detail")
+                             if problem.get(k))
+        else:
+            said = response.body[:200].decode("utf-8", "replace")
         raise CredentialsRejected(f"X {url}: the credentials are not allowed this endpoint "
-                                  f"(403): {response.body[:200].decode('utf-8', 'replace')}")
+                                  f"(403): {said}")
     return response.json()
 
 
