@@ -41,9 +41,13 @@ us-east-1; credentials from ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and
 optionally ``AWS_SESSION_TOKEN``. Without credentials requests go unsigned (a public
 bucket). The same checks run over both kinds of store, one object in memory at a time.
 
-What cannot be checked offline: the AES-256-GCM ciphertexts (``ct``) and the
-wrapped data keys need the key-encryption key; media blobs are not linked to a
-record by anything the format publishes. Everything else is checked.
+What cannot be checked offline: the AES-256-GCM ciphertexts (``ct``), the media
+blobs' contents and the wrapped data keys need the key-encryption key. Media objects
+are checked by name: this archive names a blob ``media/<id>`` after the id of its data
+key (docs/format.md, "Media objects"), and ARCHIVE_FORMAT puts that key in the keys
+object of the segment whose records reference the blob; so every ``media/<id>`` must
+have its key in exactly one keys object, as a key of no record there, and every such
+key its object. Everything else is checked.
 """
 
 from __future__ import annotations
@@ -961,7 +965,7 @@ class _Inventory:
     keys: set[str] = field(default_factory=set)
     checkpoints: dict[int, str] = field(default_factory=dict)  # size in name -> key
     latest: bool = False
-    media: int = 0
+    media: set[str] = field(default_factory=set)  # ids of the media/<id> objects
     ignored: list[str] = field(default_factory=list)
 
 
@@ -1430,6 +1434,7 @@ class _StoreVerifier:
         self.deferred: list[tuple[Callable[[str, str], None], str, str]] = []
         self.seen_kids: dict[str, int] = {}  # kid -> seq, in the current segment
         self.kid_digests: set[int] = set()  # 8-byte digests of every kid so far
+        self.media_keys: dict[str, str] = {}  # media id -> the keys object holding its key
 
     def run(self) -> None:
         inventory = self.take_inventory()
@@ -1437,6 +1442,7 @@ class _StoreVerifier:
         self.check_log(inventory, checkpoints)
         for key in sorted(inventory.keys):  # left over: no segment of that name
             self.report.fail(key, "keys object without a segment of the same name")
+        self.check_media(inventory)
         self.check_latest(inventory)
         self.check_coverage(inventory, checkpoints)
 
@@ -1457,12 +1463,6 @@ class _StoreVerifier:
                 + ", ".join(inv.ignored[:5])
                 + (" ..." if len(inv.ignored) > 5 else ""),
             )
-        if inv.media:
-            report.info(
-                "media/",
-                f"{inv.media} media blob(s); encrypted, not checkable "
-                "offline (the format links no media id to a record)",
-            )
         report.segments = len(inv.segments)
         report.checkpoints = len(inv.checkpoints)
         return inv
@@ -1477,7 +1477,7 @@ class _StoreVerifier:
         elif key == LATEST_KEY:
             inv.latest = True
         elif _MEDIA_KEY.fullmatch(key):
-            inv.media += 1
+            inv.media.add(key[len("media/"):])
         else:
             top = key.split("/", 1)[0]
             expected = {
@@ -1632,6 +1632,11 @@ class _StoreVerifier:
         if report.failures_in(seg.key) == failures_before:
             report.ok(seg.key, f"{count} records, seq {seg.first}..{seg.last}, canonical, chained")
         if keys is not None:
+            for media_id in sorted(set(keys) - set(self.seen_kids)):  # no record's: media
+                if media_id in self.media_keys:
+                    report.fail(seg.keys_key, f"key {_show(media_id)} is also in "
+                                f"{self.media_keys[media_id]}; every blob has one data key")
+                self.media_keys[media_id] = seg.keys_key
             live = count - len(destroyed)
             report.ok(
                 seg.keys_key,
@@ -1692,6 +1697,28 @@ class _StoreVerifier:
         return []
 
     # -- after the log
+
+    def check_media(self, inv: _Inventory) -> None:
+        """Every ``media/<id>`` has its data key in a keys object (as a key of no record
+        there), and every such key its ``media/<id>``; the blob itself is encrypted."""
+        for media_id in sorted(inv.media - set(self.media_keys)):
+            self.report.fail(
+                f"media/{media_id}",
+                "no keys object holds a key for it: an extra or orphan media object",
+            )
+        for media_id in sorted(set(self.media_keys) - inv.media):
+            self.report.fail(
+                f"media/{media_id}",
+                f"missing: {self.media_keys[media_id]} holds a data key of no record by "
+                "this id, so its media object must exist",
+            )
+        found = len(inv.media & set(self.media_keys))
+        if found:
+            self.report.ok(
+                "media/",
+                f"{found} media blob(s), each with its data key in the keys object of the "
+                "segment that first references it; contents encrypted, not checked offline",
+            )
 
     def check_latest(self, inv: _Inventory) -> None:
         """``checkpoint`` must be a byte-for-byte copy of the newest ``checkpoints/<size>``."""

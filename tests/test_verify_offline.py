@@ -303,6 +303,10 @@ def test_temporary_dot_files_are_ignored(capsys, store):
 def test_media_blobs_are_allowed_and_counted(capsys, store):
     (store.root / "media").mkdir()
     store.path("media/3f2a").write_bytes(os.urandom(64))
+    path = store.path(KEYS1)  # a blob's data key is in a keys object, under its id
+    keys = json.loads(path.read_text())
+    keys["keys"]["3f2a"] = b64(os.urandom(60))
+    path.write_text(json.dumps(keys))
     result = verify(capsys, store)
     assert result.code == 0, result.out
     assert "1 media blob" in result.out
@@ -569,6 +573,8 @@ def test_extra_keys_in_a_keys_object_are_media_keys(capsys, store):
     keys = json.loads(path.read_text())
     keys["keys"]["media-1"] = b64(os.urandom(40))
     path.write_text(json.dumps(keys))
+    (store.root / "media").mkdir()
+    store.path("media/media-1").write_bytes(os.urandom(64))
     result = verify(capsys, store)
     assert result.code == 0, result.out
     assert "1 other key(s) (media)" in result.out
