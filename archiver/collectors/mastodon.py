@@ -625,6 +625,11 @@ class MastodonCollector:
                 harvest.notes.append(f"thread {root_id}: the server is still fetching "
                                      f"replies ({ASYNC_REFRESH}: {refresh}); revisited "
                                      f"next run")
+        # A deleted reply of the account to somebody else's status has no fetched thread
+        # to be missed from: naming the answered status makes the framework look the
+        # account's replies to it up (the listing covered them all in the window).
+        harvest.threads.update(s.in_reply_to_id for s in in_scope
+                               if s.reblog is None and s.in_reply_to_id is not None)
         if len(next_revisit) > _MAX_REVISITS:
             keep = sorted(next_revisit, key=id_key)[-_MAX_REVISITS:]
             next_revisit = {k: next_revisit[k] for k in keep}
