@@ -303,6 +303,9 @@ _register_search_commands(cli)
 from archiver.collectors.commands import register as _register_collector_commands  # noqa: E402, I001
 _register_collector_commands(cli)
 
+from archiver.retention_cli import register as _register_retention_commands  # noqa: E402, I001
+_register_retention_commands(cli)
+
 
 def main(argv: list[str] | None = None) -> None:
     try:

@@ -16,6 +16,8 @@
     │   ├── RateLimited          the platform asks to wait longer than a run may
     │   ├── PlatformUnavailable  network failures or 5xx answers after every retry
     │   └── MalformedResponse    a response not in the platform's documented shape
+    ├── Conflict               valid, but the resource's state forbids it (a run not approved)
+    │   └── ExportRequired     a transfer needs an export first (exports: issue 8)
     ├── Unauthorized           no credentials, or credentials that are unknown or revoked
     └── Forbidden              valid credentials whose roles do not allow the action
 """
@@ -88,6 +90,18 @@ class IntegrityError(ArchiveError):
             parts.append(where)
         prefix = ", ".join(parts)
         super().__init__(f"{prefix}: {reason}" if prefix else reason)
+
+
+class Conflict(ArchiveError):
+    """The request is well-formed but the resource's state forbids it (409)."""
+
+    code = "conflict"
+
+
+class ExportRequired(Conflict):
+    """Transfer means export then destroy; no export exists for these records yet."""
+
+    code = "export_required"
 
 
 class Unauthorized(ArchiveError):

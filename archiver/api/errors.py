@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from archiver.errors import (
     ArchiveError,
     ConfigError,
+    Conflict,
     Forbidden,
     IntegrityError,
     InvalidObservation,
@@ -44,6 +45,7 @@ DOMAIN_STATUS: dict[type[ArchiveError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,
+    Conflict: 409,  # e.g. executing a disposition run nobody approved
     ObjectLocked: 409,  # the store refused to change a locked object: a conflict, not a fault
     StoreUnavailable: 503,  # the store or catalog is unreachable: retry later
     StoreError: 503,

@@ -287,3 +287,150 @@ media = Table(
 )
 Index("ix_media_fingerprint", media.c.fingerprint)
 
+# -- retention (archiver/retention_store.py, archiver/disposal.py) -------------------------
+# Policies, holds, disposition runs and tombstones are rebuilt from the log's `system`
+# records (policy.*, hold.*, disposition.*, key.destroyed); `retention_facts` is derived
+# from the capture records like the search index; `retention_accounts` is the catalog's own.
+
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("name", String(2000), nullable=False),
+    Column("schedule_code", String(2000), nullable=False),
+    Column("authority", String(2000), nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: retention.policies.Policy.as_dict()
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("retired_at", String(32)),
+)
+
+retention_policy_versions = Table(
+    "retention_policy_versions",
+    metadata,
+    Column("policy_id", String(40), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("change", String(16), nullable=False),  # created | changed | retired
+    Column("doc", Text, nullable=False),
+    Column("time", String(32), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("log_seq", BigInteger, nullable=False),
+)
+
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("matter_name", String(2000), nullable=False),
+    Column("matter_number", String(2000), nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: retention.holds.Hold.as_dict()
+    Column("placed_at", String(32), nullable=False),
+    Column("placed_by", String(256), nullable=False),
+    Column("released_at", String(32)),
+    Column("released_by", String(256)),
+)
+
+legal_hold_events = Table(
+    "legal_hold_events",
+    metadata,
+    Column("hold_id", String(40), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("change", String(16), nullable=False),  # placed | changed | released
+    Column("doc", Text, nullable=False),
+    Column("time", String(32), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("log_seq", BigInteger, nullable=False),
+)
+
+disposition_runs = Table(
+    "disposition_runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("state", String(16), nullable=False),  # created|approved|executing|done|cancelled
+    Column("as_of", String(32), nullable=False),  # the `now` of the preview
+    Column("tombstone", String(16), nullable=False),  # metadata | bare
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("creator_id", String(256), nullable=False),
+    Column("approved_at", String(32)),
+    Column("approved_by", String(256)),
+    Column("approver_id", String(256)),
+    Column("executed_at", String(32)),
+    Column("executed_by", String(256)),
+    Column("finished_at", String(32)),
+    Column("cancelled_at", String(32)),
+    Column("cancelled_by", String(256)),
+    Column("preview", Text, nullable=False),  # JSON: counts per policy and account, sample
+    Column("certificate", Text),  # JSON: the signed certificate of destruction
+)
+
+disposition_items = Table(
+    "disposition_items",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("action", String(16), nullable=False),  # destroy | review | transfer
+    Column("policy_id", String(40), nullable=False),
+    Column("policy_version", Integer, nullable=False),
+    # pending | destroyed | held | awaiting_review | export_required | kept
+    Column("outcome", String(24), nullable=False),
+    Column("decision", String(16)),  # review items: destroy | keep
+    Column("hold_ids", Text),  # JSON array, when held at execution
+    Column("done_at", String(32)),
+)
+Index("ix_disposition_items_outcome", disposition_items.c.run_id, disposition_items.c.outcome)
+
+destroyed_records = Table(
+    "destroyed_records",
+    metadata,
+    Column("seq", SEQ_KEY, primary_key=True, autoincrement=False),
+    Column("run_id", String(40), nullable=False),
+    Column("destroyed_at", String(32), nullable=False),
+    Column("record_hash", LargeBinary(32), nullable=False),
+    Column("tombstone", String(16), nullable=False),  # metadata | bare
+    Column("platform", String(64)),  # NULL when the tombstone is bare
+    Column("account", String(512)),
+    Column("item_id", String(512)),
+    Column("kind", String(64)),
+    Column("event", String(32)),
+    Column("captured_at", String(32)),
+    Column("published_at", String(32)),
+    Column("policy_id", String(40), nullable=False),
+    Column("schedule_code", String(2000), nullable=False),
+    Column("authority", String(2000), nullable=False),
+    Column("log_seq", BigInteger, nullable=False),  # the key.destroyed record
+)
+
+retention_facts = Table(
+    "retention_facts",
+    metadata,
+    Column("seq", SEQ_KEY, primary_key=True, autoincrement=False),
+    Column("published_at", String(32)),
+)
+
+retention_media_refs = Table(
+    "retention_media_refs",
+    metadata,
+    Column("media_id", String(64), primary_key=True),  # media/<id>, its data key id
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # a record naming it
+)
+Index("ix_retention_media_refs_seq", retention_media_refs.c.seq)
+
+retention_accounts = Table(
+    "retention_accounts",
+    metadata,
+    Column("platform", String(64), primary_key=True),
+    Column("account", String(512), primary_key=True),
+    Column("tags", Text, nullable=False),  # JSON array
+    Column("events", Text, nullable=False),  # JSON {event: time}, e.g. {"closed": "..."}
+)
+
+object_legal_holds = Table(
+    "object_legal_holds",
+    metadata,
+    Column("key", String(512), primary_key=True),  # an object under S3 legal hold
+    Column("since", String(32), nullable=False),
+)

@@ -15,6 +15,7 @@ from archiver.errors import IntegrityError
 from archiver.log.appender import Appender, WriteSession
 from archiver.log.envelope import keys_key, parse_range_key
 from archiver.log.segments import decode_keys, iter_segment
+from archiver.log.shred import replay_legal_history
 
 DERIVED_TABLES = (t.records, t.data_keys, t.items, t.tree_hashes, t.checkpoints, t.segments,
                   t.media, t.collection_runs)
@@ -43,4 +44,5 @@ def rebuild_catalog(appender: Appender, progress: Callable[[int], None] | None =
             if progress:
                 progress(ws.size)
         appender._adopt_checkpoints(conn)
+        replay_legal_history(appender, conn)  # policies, holds, runs, destroyed state
         return ws.size

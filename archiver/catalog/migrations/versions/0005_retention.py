@@ -123,6 +123,12 @@ def upgrade() -> None:
         sa.Column("published_at", sa.String(32)),
     )
     op.create_table(
+        "retention_media_refs",
+        sa.Column("media_id", sa.String(64), primary_key=True),
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    )
+    op.create_index("ix_retention_media_refs_seq", "retention_media_refs", ["seq"])
+    op.create_table(
         "retention_accounts",
         sa.Column("platform", sa.String(64), primary_key=True),
         sa.Column("account", sa.String(512), primary_key=True),
@@ -137,7 +143,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("object_legal_holds", "retention_accounts", "retention_facts",
+    for name in ("object_legal_holds", "retention_accounts", "retention_media_refs",
+                 "retention_facts",
                  "destroyed_records", "disposition_items", "disposition_runs",
                  "legal_hold_events", "legal_holds", "retention_policy_versions",
                  "retention_policies"):
