@@ -1,0 +1,282 @@
+"""Bluesky end to end: the replayed AppView -> the framework's runner -> capture -> log.
+
+Each scenario asserts the exact events the run archived, and that the next run archives
+nothing new; failures archive nothing and leave the cursor where it was.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from archiver.catalog import schema as t
+from archiver.collectors import accounts as acc
+from archiver.collectors.runner import collect_account
+from archiver.collectors.runs import RunResult
+from archiver.collectors.transport import Transport, TransportSettings
+from archiver.log.reader import read_record
+from archiver.wiring import Archive
+from tests.collectors.bluesky_replay import DID, HANDLE, AppView
+from tests.fixtures.backends import backend_env_for
+from tests.replay.server import ReplayServer, Reply
+
+SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️"
+FA = "اطلاع‌رسانی: مسیر رفت‌وآمد اتوبوس ۱۲ تغییر کرد."
+SL = "Obvestilo: čistilna akcija v soboto. Žoge in šotori dobrodošli."
+
+
+# The runner and capture are the same on every backend (their own suites cover S3 and
+# PostgreSQL); these scenarios are about what Bluesky's answers become.
+@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
+def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    return backend_env_for(request, tmp_path)
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    with ReplayServer() as s:
+        yield s
+
+
+@pytest.fixture
+def appview(server: ReplayServer) -> AppView:
+    return AppView(server)
+
+
+@pytest.fixture
+def http() -> Iterator[Transport]:
+    with Transport(TransportSettings(retries=2, backoff=0.01), sleep=lambda s: None,
+                   rng=random.Random(3)) as transport:
+        yield transport
+
+
+@pytest.fixture
+def account_id(archive: Archive, server: ReplayServer) -> str:
+    return acc.add_account(archive.appender, platform="bluesky", platform_id=DID,
+                           handle=HANDLE, base_url=server.url).id
+
+
+def ago(minutes: int) -> str:
+    """A time shortly before now (older posts would be archived as `observed` backfill)."""
+    moment = datetime.now(UTC) - timedelta(minutes=minutes)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def head(archive: Archive) -> int:
+    with archive.catalog.reader() as conn:
+        return conn.execute(select(t.records.c.seq).order_by(t.records.c.seq.desc())
+                            .limit(1)).scalar_one()
+
+
+def captures_after(archive: Archive, seq: int) -> list[tuple[str, str, str]]:
+    """(event, kind, item_id) of every capture record after `seq`, in log order."""
+    with archive.catalog.reader() as conn:
+        rows = conn.execute(select(t.records.c.event, t.records.c.kind, t.records.c.item_id)
+                            .where(t.records.c.seq > seq, t.records.c.type == "capture")
+                            .order_by(t.records.c.seq)).all()
+    return [tuple(r) for r in rows]
+
+
+def run(archive: Archive, account_id: str, http: Transport) -> tuple[RunResult, list]:
+    before = head(archive)
+    result = collect_account(archive, account_id, transport=http)
+    return result, captures_after(archive, before)
+
+
+def assert_second_run_archives_nothing(archive: Archive, account_id: str,
+                                       http: Transport) -> None:
+    result, captured = run(archive, account_id, http)
+    assert result.outcome == "ok", result.error
+    assert captured == [] and result.archived == 0
+
+
+def test_posts_comments_and_media_are_created_once(archive, account_id, appview, http):
+    post = appview.post(SW, ago(50), langs=["sw"], images=[("flood-map", "Ramani")])
+    comment = appview.post(FA, ago(40), by="navid", parent=post)
+    answer = appview.post("Asante, Navid.", ago(30), parent=comment)
+    other = appview.post(SL, ago(20), langs=["sl"])
+
+    result, captured = run(archive, account_id, http)
+
+    assert result.outcome == "ok", result.error
+    assert sorted(captured) == sorted([
+        ("created", "profile", DID), ("created", "post", post),
+        ("created", "comment", comment), ("created", "reply", answer),
+        ("created", "post", other)])
+    record = read_record(archive.appender, _seq_of(archive, post)).payload
+    assert record["text"] == SW and record["media"][0]["sha256"]
+    assert read_record(archive.appender, _seq_of(archive, comment)).payload["text"] == FA
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
+def test_an_updated_record_is_an_edit(archive, account_id, appview, http):
+    post = appview.post("Cesta je zaprta do 12. ure.", ago(30), langs=["sl"])
+    run(archive, account_id, http)
+    appview.update(post, "Cesta je zaprta do 15. ure.")
+
+    result, captured = run(archive, account_id, http)
+
+    assert captured == [("edited", "post", post)]
+    payload = read_record(archive.appender, head(archive) - 1).payload
+    assert payload["text"] == "Cesta je zaprta do 15. ure."
+    assert payload["raw"]["cid"] == appview.cid(post)
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
+def test_a_new_comment_is_created_under_its_post(archive, account_id, appview, http):
+    post = appview.post(SW, ago(30))
+    run(archive, account_id, http)
+    comment = appview.post("Asante kwa taarifa!", ago(5), by="amani", parent=post)
+
+    result, captured = run(archive, account_id, http)
+
+    assert captured == [("created", "comment", comment)]
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
+def test_a_comment_the_account_hides_is_archived_hidden(archive, account_id, appview, http):
+    post = appview.post(SL, ago(30))
+    rude = appview.post("To je neumnost.", ago(20), by="rok", parent=post)
+    run(archive, account_id, http)
+    appview.hide(post, rude)
+
+    result, captured = run(archive, account_id, http)
+
+    assert captured == [("hidden", "comment", rude)]
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
+def test_a_deleted_post_and_comment_are_archived_deleted_with_bluesky_answer(
+        archive, account_id, appview, http):
+    post = appview.post(SW, ago(30))
+    comment = appview.post("Asante!", ago(20), by="amani", parent=post)
+    gone = appview.post(SL, ago(10))
+    run(archive, account_id, http)
+    appview.delete(comment)
+    appview.delete(gone)
+
+    result, captured = run(archive, account_id, http)
+
+    assert result.outcome == "ok", result.error
+    assert sorted(captured) == sorted([("deleted", "comment", comment),
+                                       ("deleted", "post", gone)])
+    for item in (comment, gone):
+        payload = read_record(archive.appender, _seq_of(archive, item, last=True)).payload
+        assert payload["event"] == "deleted"
+        assert payload["raw"] == {"error": "NotFound", "message": f"Post not found: {item}"}
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
+def test_a_renamed_account_edits_only_its_profile(archive, account_id, appview, http):
+    post = appview.post(SW, ago(30))
+    run(archive, account_id, http)
+    appview.rename("wrenfield.gov.example")
+
+    result, captured = run(archive, account_id, http)
+
+    assert captured == [("edited", "profile", DID)]
+    assert f"handle changed from {HANDLE} to wrenfield.gov.example" in result.notes
+    assert post  # the post's new URL is not an edit
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
+def test_a_429_with_retry_after_is_waited_out_in_the_run(archive, account_id, appview, http):
+    post = appview.post(SW, ago(30))
+    appview.script("app.bsky.feed.getAuthorFeed",
+                   Reply.json({"error": "RateLimitExceeded"}, 429, {"Retry-After": "2"}))
+
+    result, captured = run(archive, account_id, http)
+
+    assert result.outcome == "ok" and ("created", "post", post) in captured
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
+def test_a_long_rate_limit_records_the_run_and_archives_nothing(
+        archive, account_id, appview, http):
+    appview.post(SW, ago(30))
+    appview.script("app.bsky.feed.getAuthorFeed",
+                   Reply.json({"error": "RateLimitExceeded"}, 429,
+                              {"RateLimit-Remaining": "0",
+                               "RateLimit-Reset": str(int(datetime.now(UTC).timestamp())
+                                                      + 900)}))
+
+    result, captured = run(archive, account_id, http)
+
+    assert result.outcome == "rate_limited" and result.retry_at is not None
+    assert captured == []
+
+
+def test_an_expired_token_pauses_the_account_and_archives_nothing(
+        archive, server, appview, http):
+    account_id = acc.add_account(archive.appender, platform="bluesky", platform_id=DID,
+                                 handle=HANDLE, base_url=server.url,
+                                 credentials={"access_jwt": "eyJ.expired.jwt"}).id
+    appview.post(SW, ago(30))
+    appview.script("app.bsky.actor.getProfile",
+                   Reply.json({"error": "ExpiredToken", "message": "Token has expired"}, 400))
+
+    result, captured = run(archive, account_id, http)
+
+    assert result.outcome == "failed" and "credentials rejected" in result.error
+    assert captured == []
+    assert acc.get_account(archive.catalog, account_id).status == "paused"
+
+
+@pytest.mark.parametrize("bad", [
+    Reply(200, b"<html><body>Service Unavailable</body></html>",
+          {"Content-Type": "text/html"}),
+    Reply.json({"feed": [{"post": {"uri": "at://nobody", "cid": 7}}]}),
+], ids=["html", "wrong-types"])
+def test_a_malformed_page_fails_the_run_and_the_next_run_archives_everything(
+        archive, account_id, appview, http, bad):
+    post = appview.post(SW, ago(30))
+    appview.script("app.bsky.feed.getAuthorFeed", bad)
+
+    failed, captured = run(archive, account_id, http)
+
+    assert failed.outcome == "failed" and "MalformedResponse" in failed.error
+    assert captured == []
+    result, captured = run(archive, account_id, http)
+    assert sorted(captured) == [("created", "post", post), ("created", "profile", DID)]
+
+
+def test_a_connection_dropped_mid_pagination_archives_nothing_then_resumes(
+        archive, account_id, appview, http, monkeypatch):
+    monkeypatch.setattr("archiver.collectors.bluesky.FEED_PAGE", 1)
+    first = appview.post(SW, ago(30))
+    second = appview.post(SL, ago(20))
+    page1 = Reply.json({"feed": [{"post": appview.view(second)}], "cursor": "1"})
+    dropped = Reply(200, b'{"feed": [{"post": {"uri": "at://', {}, drop_after=12)
+    appview.script("app.bsky.feed.getAuthorFeed", page1, *[dropped] * 3)
+
+    failed, captured = run(archive, account_id, http)
+
+    assert failed.outcome == "failed" and "PlatformUnavailable" in failed.error
+    assert captured == []
+    result, captured = run(archive, account_id, http)
+    assert sorted(captured) == sorted([("created", "profile", DID),
+                                       ("created", "post", first),
+                                       ("created", "post", second)])
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
+def test_a_huge_payload_fails_the_run(archive, account_id, appview):
+    appview.post("🌊" * 20000, ago(30))
+    with Transport(TransportSettings(max_bytes=64 * 1024, retries=0),
+                   sleep=lambda s: None) as small:
+        result, captured = run(archive, account_id, small)
+
+    assert result.outcome == "failed" and "larger than" in result.error
+    assert captured == []
+
+
+def _seq_of(archive: Archive, item_id: str, *, last: bool = False) -> int:
+    order = t.records.c.seq.desc() if last else t.records.c.seq
+    with archive.catalog.reader() as conn:
+        return conn.execute(select(t.records.c.seq).where(t.records.c.item_id == item_id)
+                            .order_by(order).limit(1)).scalar_one()
