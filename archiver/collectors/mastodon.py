@@ -475,6 +475,8 @@ class MastodonApi:
                 break
             out.extend(newer)
             cursor = newer[-1].id
+            if len(statuses) < limit:      # a short page is the last one
+                break
         return out
 
 
