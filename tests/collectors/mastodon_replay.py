@@ -260,3 +260,69 @@ def at(hours_ago: float) -> datetime:
 
 def public_account(n: int, username: str, display_name: str, domain: str) -> dict[str, Any]:
     return account_entity(str(109376018904867481 + n), username, display_name, domain)
+
+
+# -- the account export (ActivityPub JSON, as Mastodon's BackupService writes it) -------
+
+ACTOR = f"https://{HOST}/users/city"
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+
+
+def note_activity(status_id: str, published: datetime, content: str, *,
+                  in_reply_to: str | None = None, summary: str | None = None,
+                  language: str = "en", attachment: list[dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
+    """A `Create` activity with its `Note` (ActivityPub::NoteSerializer's members)."""
+    uri = f"{ACTOR}/statuses/{status_id}"
+    return {
+        "id": f"{uri}/activity", "type": "Create", "actor": ACTOR,
+        "published": api_time(published).replace(".000", ""), "to": [PUBLIC],
+        "cc": [f"{ACTOR}/followers"],
+        "object": {
+            "id": uri, "type": "Note", "summary": summary, "inReplyTo": in_reply_to,
+            "published": api_time(published).replace(".000", ""),
+            "url": f"https://{HOST}/@city/{status_id}", "attributedTo": ACTOR,
+            "to": [PUBLIC], "cc": [f"{ACTOR}/followers"], "sensitive": bool(summary),
+            "atomUri": uri, "inReplyToAtomUri": in_reply_to,
+            "conversation": f"tag:{HOST},2024-03-14:objectId={status_id}:objectType="
+                            f"Conversation",
+            "content": content, "contentMap": {language: content},
+            "attachment": attachment or [], "tag": [],
+            "replies": {"id": f"{uri}/replies", "type": "Collection",
+                        "first": {"type": "CollectionPage", "next": f"{uri}/replies?only_"
+                                  f"other_accounts=true&page=true", "partOf":
+                                  f"{uri}/replies", "items": []}},
+        },
+        "signature": {"type": "RsaSignature2017", "creator": f"{ACTOR}#main-key",
+                      "created": "2024-03-15T10:00:00Z", "signatureValue": "c2lnbmF0dXJl"},
+    }
+
+
+def announce_activity(status_id: str, published: datetime, boosted_uri: str
+                      ) -> dict[str, Any]:
+    """A boost: `Announce` whose object is only the boosted status' URI."""
+    return {"id": f"{ACTOR}/statuses/{status_id}/activity", "type": "Announce",
+            "actor": ACTOR, "published": api_time(published).replace(".000", ""),
+            "to": [PUBLIC], "cc": [f"{ACTOR}/followers"], "object": boosted_uri}
+
+
+def outbox(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"@context": ["https://www.w3.org/ns/activitystreams",
+                         {"ostatus": "http://ostatus.org#", "sensitive": "as:sensitive",
+                          "toot": "http://joinmastodon.org/ns#"}],
+            "id": "outbox.json", "type": "OrderedCollection", "totalItems": len(items),
+            "orderedItems": items}
+
+
+def actor() -> dict[str, Any]:
+    return {"@context": ["https://www.w3.org/ns/activitystreams",
+                         "https://w3id.org/security/v1"],
+            "id": ACTOR, "type": "Person", "following": f"{ACTOR}/following",
+            "followers": f"{ACTOR}/followers", "inbox": f"{ACTOR}/inbox",
+            "outbox": "outbox.json", "preferredUsername": "city",
+            "name": "City of Wrenfield", "summary": "<p>Official account.</p>",
+            "url": f"https://{HOST}/@city", "manuallyApprovesFollowers": False,
+            "published": "2022-11-20T00:00:00Z",
+            "publicKey": {"id": f"{ACTOR}#main-key", "owner": ACTOR,
+                          "publicKeyPem": "-----BEGIN PUBLIC KEY-----\n..."},
+            "icon": {"type": "Image", "mediaType": "image/png", "url": "avatar.png"}}

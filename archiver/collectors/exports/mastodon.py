@@ -47,12 +47,12 @@ def read_export(path: Path, *, account: str | None = None) -> Iterator[Observati
     """The export's statuses and boosts as observations (`account`: the archive's id
     for the account, when known)."""
     outbox, actor = _load(Path(path))
-    items = _Doc(outbox, "outbox.json").list("orderedItems")
-    if _Doc(outbox, "outbox.json").str("type") not in ("OrderedCollection", "Collection"):
+    doc = _Doc(outbox, "outbox.json")
+    items = doc.list("orderedItems")
+    if doc.str("type") not in ("OrderedCollection", "Collection"):
         raise InvalidRequest("outbox.json: 'type' is not an OrderedCollection")
     author = _author(actor)
-    owner = account or (author or {}).get("id") or _owner(items)
-    observations = [_observation(item, i, owner, author) for i, item in enumerate(items)]
+    observations = [_observation(item, i, account, author) for i, item in enumerate(items)]
     yield from (o for o in observations if o is not None)
 
 
@@ -148,11 +148,11 @@ class _Doc:
             raise InvalidRequest(f"{self.where}: '{key}' {exc}") from None
 
 
-def _status_id(uri: str) -> str:
-    """The REST id of a status URI of the account's server (`.../statuses/<id>`); any
-    other URI is kept whole."""
+def _status_id(uri: str, actor: str) -> str:
+    """The REST id of one of the account's own status URIs (`<actor>/statuses/<id>`);
+    any other URI (another server's status) is kept whole."""
     match = _STATUS_ID.search(uri)
-    return match.group(1) if match else uri
+    return match.group(1) if match and uri.startswith(actor + "/") else uri
 
 
 def _author(actor: Any) -> dict[str, str | None] | None:
@@ -163,26 +163,23 @@ def _author(actor: Any) -> dict[str, str | None] | None:
             "name": d.opt_str("name")}
 
 
-def _owner(items: list[Any]) -> str:
-    for item in items:
-        if isinstance(item, dict) and isinstance(item.get("actor"), str) and item["actor"]:
-            return item["actor"]
-    raise InvalidRequest("outbox.json: no activity names its actor, and no actor.json")
-
-
-def _observation(item: Any, index: int, owner: str,
+def _observation(item: Any, index: int, account: str | None,
                  author: dict[str, str | None] | None) -> Observation | None:
     where = f"outbox.json orderedItems[{index}]"
     activity = _Doc(item, where)
     kind = activity.str("type")
+    if kind not in ("Create", "Announce"):
+        return None                        # nothing else is a status of the account
+    actor = activity.str("actor")
+    owner = account or (author or {}).get("id") or actor
     if kind == "Announce":
         boosted = activity.obj.get("object")
         boosted_uri = boosted if isinstance(boosted, str) else \
             _Doc(boosted, f"{where}.object").str("id")
         fields: dict[str, Any] = {
-            "item_id": _status_id(activity.str("id")), "kind": "boost",
+            "item_id": _status_id(activity.str("id"), actor), "kind": "boost",
             "published_at": activity.time("published"), "url": boosted_uri}
-    elif kind == "Create":
+    else:
         note = _Doc(activity.obj.get("object"), f"{where}.object")
         if note.str("type") not in ("Note", "Question", "Article"):
             return None                    # not a status (nothing else is exported)
@@ -196,14 +193,12 @@ def _observation(item: Any, index: int, owner: str,
             media.append({"id": None, "url": a.str("url"), "mime": a.opt_str("mediaType"),
                           "alt": a.opt_str("name")})
         fields = {
-            "item_id": _status_id(note.str("id")),
+            "item_id": _status_id(note.str("id"), actor),
             "kind": "reply" if reply_to else "post",
             "text": status_text(note.opt_str("summary") or "", note.opt_str("content") or ""),
-            "parent_id": _status_id(reply_to) if reply_to else None,
+            "parent_id": _status_id(reply_to, actor) if reply_to else None,
             "published_at": note.time("published"),
             "url": note.opt_str("url") or note.str("id"), "lang": lang, "media": media}
-    else:
-        return None                        # Follow, Like, ... are not in outboxes' items
     try:
         return parse_observation({"platform": PLATFORM, "account": owner, "author": author,
                                   "raw": item, **fields}, max_text_bytes=MAX_TEXT_BYTES)
