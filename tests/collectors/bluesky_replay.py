@@ -238,3 +238,90 @@ class AppView:
         uris = req.args("uris")
         assert 0 < len(uris) <= 25
         return Reply.json({"posts": [self.view(u) for u in uris if u in self.posts]})
+
+
+# -- a repository export (CAR v1), as com.atproto.sync.getRepo returns it --------------
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _cid_bytes(data: bytes) -> bytes:
+    """Binary CIDv1, dag-cbor, sha2-256: what CAR sections and DAG-CBOR links carry."""
+    return bytes([0x01, 0x71, 0x12, 0x20]) + hashlib.sha256(data).digest()
+
+
+def _layer(key: str) -> int:
+    """The MST layer of a key: leading zero bits of sha256(key), counted in pairs
+    (atproto.com/specs/repository, "Merkle Search Tree": fanout 4)."""
+    digest, zeros = hashlib.sha256(key.encode()).digest(), 0
+    for byte in digest:
+        if byte == 0:
+            zeros += 8
+            continue
+        zeros += 8 - byte.bit_length()
+        break
+    return zeros // 2
+
+
+def build_repo_car(did: str, records: dict[str, dict[str, Any]], *, rev: str = "3lbqrev2222aa",
+                   extra_blocks: list[dict[str, Any]] = ()) -> bytes:
+    """A complete repository CAR: header (roots = [commit]), signed-commit-shaped block
+    (`did`, `version` 3, `data`, `rev`, `prev`, `sig`), MST nodes, record blocks.
+
+    `records` maps `collection/rkey` to the record. The signature is 64 filler bytes: the
+    reader checks block hashes, not signatures (those need the DID document).
+    """
+    blocks: dict[bytes, bytes] = {}
+
+    def put(obj: Any) -> bytes:
+        data = libipld.encode_dag_cbor(obj)
+        cid = _cid_bytes(data)
+        blocks[cid] = data
+        return cid
+
+    leaves = sorted((key, put(record), _layer(key)) for key, record in records.items())
+    for block in extra_blocks:
+        put(block)
+
+    def node(items: list[tuple[str, bytes, int]], height: int) -> bytes:
+        entries: list[dict[str, Any]] = []
+        left: bytes | None = None
+        below: list[tuple[str, bytes, int]] = []
+        previous = ""
+        for key, value, layer in items:
+            if layer < height:
+                below.append((key, value, layer))
+                continue
+            subtree = node(below, height - 1) if below else None
+            if entries:
+                entries[-1]["t"] = subtree
+            else:
+                left = subtree
+            below = []
+            shared = 0
+            while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
+                shared += 1
+            entries.append({"p": shared, "k": key[shared:].encode(), "v": value, "t": None})
+            previous = key
+        tail = node(below, height - 1) if below else None
+        if entries:
+            entries[-1]["t"] = tail
+        else:
+            left = tail
+        return put({"l": left, "e": entries})
+
+    top = max((layer for _, _, layer in leaves), default=0)
+    commit = put({"did": did, "version": 3, "data": node(leaves, top), "rev": rev,
+                  "prev": None, "sig": bytes(range(64))})
+    header = libipld.encode_dag_cbor({"version": 1, "roots": [commit]})
+    out = bytearray(_varint(len(header)) + header)
+    for cid, data in blocks.items():
+        out += _varint(len(cid) + len(data)) + cid + data
+    return bytes(out)
