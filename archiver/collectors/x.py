@@ -53,6 +53,7 @@ from archiver.errors import CredentialsRejected, MalformedResponse
 from archiver.records import Observation
 
 PLATFORM = "x"
+PROFILE_PREFIX = "account:"
 TIMELINE_CAP = 3200            # the user timeline reaches only the newest 3,200 posts
 SEARCH_DAYS = 7                # recent search covers the last 7 days
 LOOKUP_BATCH = 100             # ids per GET /2/tweets
@@ -389,6 +390,7 @@ class XCollector:
         else:
             harvest.notes.append(_budget_note(budget, "the timeline"))
 
+        searched: set[str] = set()
         if options["replies"] and timeline_complete:
             recent = now - timedelta(days=SEARCH_DAYS)
             for post in sorted(run.posts.values(), key=lambda p: int(p.id), reverse=True):
@@ -397,22 +399,30 @@ class XCollector:
                 if times.parse_time(post.created_at) < recent:
                     continue   # recent search cannot see this thread whole
                 if self._list_thread(run, http, base, headers, post, budget, harvest):
-                    harvest.threads.add(post.item_id)
+                    searched.add(post.item_id)
                 else:
                     harvest.notes.append(_budget_note(budget, "the reply threads"))
                     break
 
         self._follow_old_versions(run, http, base, headers, budget, harvest)
-        self._note_rename(run, http, base, headers, cursor, harvest)
+        if timeline_complete:
+            harvest.threads = _threads(run, known, searched)
+        me = self._profile(run, http, base, headers, harvest)
+        before = str(cursor.get("username") or account.handle or "").lstrip("@")
+        if before and me.username.lower() != before.lower():
+            harvest.notes.append(f"account renamed: @{before} is now @{me.username}")
 
         observed_at = times.format_time(now)
+        profile = profile_observation(account, me, observed_at)
+        harvest.observations.append(profile)
+        harvest.listed.add(profile.item_id)
         for item_id, post in sorted(run.posts.items(), key=lambda kv: int(kv[0])):
             harvest.observations.append(_observation(run, post, observed_at))
             harvest.listed.add(item_id)
 
         harvest.cursor = {
             "listed_until": harvest.window_end or cursor.get("listed_until"),
-            "username": run.users[account.platform_id].username,
+            "username": me.username,
             "budget": {"month": month, "used": used_this_month + budget.used},
         }
         return harvest
@@ -490,10 +500,9 @@ class XCollector:
             budget.spend(page.reads)
             run.add(page, "thread")
 
-    def _note_rename(self, run: _Run, http: Transport, base: str,
-                     headers: Mapping[str, str], cursor: Mapping[str, Any],
-                     harvest: Harvest) -> None:
-        """The account's current username: from the listing, else `GET /2/users/:id`."""
+    def _profile(self, run: _Run, http: Transport, base: str,
+                 headers: Mapping[str, str], harvest: Harvest) -> XUser:
+        """The account's user object: from the listing's includes, else `GET /2/users/:id`."""
         me = run.users.get(run.account.platform_id)
         if me is None:
             url = f"{base}/2/users/{run.account.platform_id}"
@@ -505,10 +514,7 @@ class XCollector:
             if me.id != run.account.platform_id:
                 raise _bad(url, "data.id", f"is {me.id}, not {run.account.platform_id}")
             run.users[me.id] = me
-        before = cursor.get("username") or run.account.handle
-        if before and me.username.lower() != str(before).lstrip("@").lower():
-            harvest.notes.append(f"account renamed: @{str(before).lstrip('@')} is now "
-                                 f"@{me.username}")
+        return me
 
     # -- lookup ----------------------------------------------------------------------
 
@@ -521,8 +527,13 @@ class XCollector:
         run = _Run(account, self._clock())
         scratch = Harvest()
         found: dict[str, Observation] = {}
-        known = {k.item_id: k for k in items}
         for k in items:
+            if k.kind == "profile":
+                obs = self._lookup_profile(account, http, base, headers, k, observed_at)
+                if obs is not None:
+                    found[k.item_id] = obs
+        known = {k.item_id: k for k in items if k.kind != "profile"}
+        for k in known.values():
             if not _DIGITS.fullmatch(k.item_id):
                 raise MalformedResponse(f"X lookup: item id {k.item_id!r} is not a post id")
         url = f"{base}/2/tweets"
@@ -554,6 +565,30 @@ class XCollector:
                 obs = _observation(run, post, observed_at)
                 found[item_id] = _with_kind(obs, k)
         return [found[k.item_id] for k in items if k.item_id in found]
+
+    def _lookup_profile(self, account: AccountConfig, http: Transport, base: str,
+                        headers: Mapping[str, str], k: KnownItem,
+                        observed_at: str) -> Observation | None:
+        """`GET /2/users/:id`: the profile now, `deleted` on "Not Found Error", else None
+        (a suspended account is "Forbidden": not gone, not visible)."""
+        user_id = k.item_id.removeprefix(PROFILE_PREFIX)
+        if not _DIGITS.fullmatch(user_id):
+            raise MalformedResponse(f"X lookup: {k.item_id!r} is not a profile item id")
+        url = f"{base}/2/users/{user_id}"
+        doc = _dict(_get(http, url, {"user.fields": USER_FIELDS}, headers, Harvest()), url,
+                    "the answer")
+        if doc.get("data") is not None:
+            user = _parse_user(doc["data"], url, "data")
+            return profile_observation(account, user, observed_at)
+        for i, error in enumerate(_list(doc, "errors", url, "the answer")):
+            error = _dict(error, url, f"errors[{i}]")
+            if error.get("resource_id") == user_id and _is_not_found(error):
+                return Observation(platform=PLATFORM, account=account.platform_id,
+                                   item_id=k.item_id, kind="profile", observed_at=observed_at,
+                                   raw=error, event="deleted")
+            if error.get("resource_id") == user_id:
+                return None
+        raise _bad(url, "the answer", f"says nothing about user {user_id}")
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -613,8 +648,46 @@ def _get(http: Transport, url: str, params: Mapping[str, Any], headers: Mapping[
 
 
 def _is_not_found(error: Mapping[str, Any]) -> bool:
-    return (error.get("title") == "Not Found Error"
-            or str(error.get("type", "")).endswith("/problems/resource-not-found"))
+    """X's word for "gone". A suspended user's error shares the resource-not-found type
+    but is titled "Forbidden": only the title decides."""
+    return error.get("title") == "Not Found Error"
+
+
+def profile_item_id(user_id: str) -> str:
+    return f"{PROFILE_PREFIX}{user_id}"
+
+
+def profile_observation(account: AccountConfig, user: XUser, observed_at: str) -> Observation:
+    """The account's profile as an item whose text is its name and username, so that a
+    rename is archived as an edit (`item_id` "account:<user id>", apart from post ids)."""
+    return Observation(
+        platform=PLATFORM, account=account.platform_id, item_id=profile_item_id(user.id),
+        kind="profile", text=f"{user.name or ''}\n@{user.username}".lstrip("\n"),
+        author={"id": user.id, "handle": user.username, "name": user.name},
+        observed_at=observed_at, url=f"https://x.com/{user.username}", raw=user.raw)
+
+
+def _threads(run: _Run, known: Sequence[KnownItem], searched: set[str]) -> set[str]:
+    """Items whose every reply this run listed: the searched posts and, since a
+    conversation search returns the whole tree, every item below them (listed or
+    archived); and the posts the account's own listed replies answer elsewhere."""
+    parent: dict[str, str | None] = {k.item_id: k.parent_id for k in known}
+    for item_id, post in run.posts.items():
+        parent[item_id] = (run.chain_of.get(post.replied_to, post.replied_to)
+                           if post.replied_to else None)
+    out = set(searched)
+    for item_id in parent:
+        seen, node = set(), item_id
+        while node is not None and node not in seen and node not in searched:
+            seen.add(node)
+            node = parent.get(node)
+        if node in searched:
+            out.add(item_id)
+    for item_id, post in run.posts.items():
+        own_reply = post.author_id == run.account.platform_id and post.replied_to
+        if own_reply and run.kinds.get(item_id) == "timeline" and parent[item_id] not in out:
+            out.add(parent[item_id])  # type: ignore[arg-type]
+    return out
 
 
 def _errors_text(doc: Mapping[str, Any]) -> str:

@@ -33,6 +33,7 @@ SWAHILI = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. #Mafu
 SLOVENIAN = "Obvestilo: čistilna akcija v soboto ob 9h, zbirno mesto pri šoli Žale 🧹"
 PERSIAN = "ممنون از اطلاع‌رسانی به فارسی. برای کسانی که ماشین ندارند سرویس رفت‌وآمد هم هست؟"
 OBSERVED = "2024-03-14T12:00:00.000000Z"
+PROFILE = f"account:{ACCOUNT_ID}"
 
 
 class Clock:
@@ -88,6 +89,11 @@ def by_id(harvest):  # noqa: ANN001, ANN201 - test helper
     return {o.item_id: o for o in harvest.observations}
 
 
+def posts(harvest):  # noqa: ANN001, ANN201 - the observations after the profile item
+    assert harvest.observations[0].item_id == PROFILE
+    return [o.item_id for o in harvest.observations[1:]]
+
+
 # -- posts ------------------------------------------------------------------------------
 
 
@@ -103,7 +109,7 @@ def test_posts_become_observations_with_text_exactly_as_published(server, x, htt
 
     harvest = collector.harvest(account(server), http, {}, [])
 
-    assert [o.item_id for o in harvest.observations] == [first, second]
+    assert posts(harvest) == [first, second]
     obs = by_id(harvest)[first]
     assert obs.platform == "x" and obs.account == ACCOUNT_ID and obs.kind == "post"
     assert obs.text == SWAHILI
@@ -117,7 +123,7 @@ def test_posts_become_observations_with_text_exactly_as_published(server, x, htt
     assert obs.lang == "sw"
     assert obs.raw == {"data": x.versions[first],
                        "includes": {"users": [x.users[ACCOUNT_ID]]}}
-    assert harvest.listed == {first, second}
+    assert harvest.listed == {PROFILE, first, second}
 
 
 def test_html_entities_x_puts_in_text_are_decoded_and_raw_keeps_them(server, x, http) -> None:
@@ -177,7 +183,7 @@ def test_small_pages_are_followed_to_the_end(server, x, http) -> None:
     server.route("GET", f"/2/users/{ACCOUNT_ID}/tweets", paged)
     harvest = collector.harvest(account(server, replies=False), http, {}, [])
 
-    assert set(ids) == harvest.listed
+    assert set(ids) | {PROFILE} == harvest.listed
     assert x_pages[0] is None and len(x_pages) == 3 and all(x_pages[1:])
     assert harvest.window_start is not None
 
@@ -209,14 +215,14 @@ def test_an_edit_chain_is_one_item_with_the_current_text(server, x, http) -> Non
 
     harvest = collector.harvest(account(server), http, {}, [])
 
-    assert [o.item_id for o in harvest.observations] == [first]
-    obs = harvest.observations[0]
+    assert posts(harvest) == [first]
+    obs = harvest.observations[1]
     assert obs.text == "Road closed until Saturday"
     assert obs.raw["data"]["id"] == current
     assert obs.raw["data"]["edit_history_tweet_ids"] == [first, current]
     assert obs.published_at == "2024-03-14T09:00:00.000000Z"   # the chain's first version
     assert obs.url == f"https://x.com/WrenfieldCity/status/{current}"
-    assert harvest.listed == {first}
+    assert harvest.listed == {PROFILE, first}
 
 
 def test_snowflake_time_is_the_creation_second() -> None:
@@ -267,8 +273,8 @@ def test_replies_are_comments_under_their_post_and_the_thread_is_listed(server, 
                                     "name": "نوید"}
     assert seen[comment].url == f"https://x.com/navid_wf/status/{comment}"
     assert seen[answer].kind == "reply" and seen[answer].parent_id == comment
-    assert harvest.threads == {post}
-    assert harvest.listed == {post, comment, answer}
+    assert harvest.threads == {post, comment, answer}
+    assert harvest.listed == {PROFILE, post, comment, answer}
     query = server.calls("/2/tweets/search/recent")[0].arg("query")
     assert query == f"conversation_id:{post}"
 
@@ -425,7 +431,7 @@ def test_a_quiet_account_is_checked_for_a_rename_by_user_lookup(server, x, http)
 
     harvest = collector.harvest(account(server), http, {}, [])
 
-    assert harvest.observations == []
+    assert posts(harvest) == []
     assert "account renamed: @WrenfieldCity is now @WrenfieldCouncil" in harvest.notes
     assert server.calls(f"/2/users/{ACCOUNT_ID}")[0].arg("user.fields") == "username,name"
 
@@ -441,7 +447,7 @@ def test_a_spent_read_budget_stops_listing_and_leaves_no_window(server, x, http)
 
     assert harvest.window_start is None and harvest.window_end is None
     assert any("read budget spent after 7 posts" in n for n in harvest.notes)
-    assert len(harvest.listed) == 7
+    assert len(harvest.listed - {PROFILE}) == 7
     assert harvest.cursor["budget"] == {"month": "2024-03", "used": 7}
     assert harvest.cursor.get("listed_until") is None
 
@@ -598,7 +604,7 @@ def test_a_connection_dropped_mid_page_is_retried_and_the_listing_completes(
     server.route("GET", f"/2/users/{ACCOUNT_ID}/tweets", flaky)
     harvest = collector.harvest(account(server, replies=False), http, {}, [])
 
-    assert harvest.listed == set(ids) and harvest.window_start is not None
+    assert harvest.listed == set(ids) | {PROFILE} and harvest.window_start is not None
     assert len(served) == 4
 
 
@@ -631,3 +637,79 @@ def test_a_bad_option_is_refused_before_any_request(server, x, http) -> None:
     with pytest.raises(MalformedResponse, match="read_budget_per_run"):
         collector.harvest(account(server, read_budget_per_run="lots"), http, {}, [])
     assert server.requests == []
+
+
+# -- the profile item and the reach of threads -------------------------------------------
+
+
+def test_the_profile_is_an_item_whose_text_is_the_name_and_username(server, x, http) -> None:
+    harvest = collector.harvest(account(server), http, {}, [])
+
+    profile = harvest.observations[0]
+    assert profile.item_id == PROFILE and profile.kind == "profile"
+    assert profile.text == "City of Wrenfield\n@WrenfieldCity"
+    assert profile.raw == x.users[ACCOUNT_ID] and profile.published_at is None
+    assert profile.url == "https://x.com/WrenfieldCity"
+
+
+def test_a_rename_changes_the_profile_text(server, x, http) -> None:
+    x.rename("WrenfieldCouncil")
+
+    profile = collector.harvest(account(server), http, {}, []).observations[0]
+
+    assert profile.text == "City of Wrenfield\n@WrenfieldCouncil"
+
+
+def test_archived_comments_below_a_searched_post_are_in_its_thread(server, x, http) -> None:
+    post = x.post("Notice", NOW - timedelta(hours=3))
+    gone = known("1768200000000000001", "comment", post)
+    below_gone = known("1768200000000000002", "comment", gone.item_id)
+    elsewhere = known("1768200000000000003", "comment", "1768100000000000000")
+
+    harvest = collector.harvest(account(server), http, {}, [gone, below_gone, elsewhere])
+
+    assert {gone.item_id, below_gone.item_id} <= harvest.threads
+    assert elsewhere.item_id not in harvest.threads
+
+
+def test_the_post_an_own_reply_answers_elsewhere_is_a_thread(server, x, http) -> None:
+    x.user("42", "mayor", "Mayor")
+    theirs = x.post("Question to the city", NOW - timedelta(hours=3), author="42")
+    ours = x.post("@mayor Answered here.", NOW - timedelta(hours=2), reply_to=theirs)
+
+    harvest = collector.harvest(account(server), http, {}, [])
+
+    assert by_id(harvest)[ours].kind == "reply"
+    assert by_id(harvest)[ours].parent_id == theirs
+    assert theirs in harvest.threads and theirs not in harvest.listed
+
+
+def test_lookup_of_a_deleted_account_profile_is_a_deletion(server, x, http) -> None:
+    problem = {"value": ACCOUNT_ID, "detail": f"Could not find user with id: [{ACCOUNT_ID}].",
+               "title": "Not Found Error", "resource_type": "user", "parameter": "id",
+               "resource_id": ACCOUNT_ID,
+               "type": "https://api.twitter.com/2/problems/resource-not-found"}
+    server.route("GET", f"/2/users/{ACCOUNT_ID}", Reply.json({"errors": [problem]}))
+
+    [obs] = collector.lookup(account(server), http, [known(PROFILE, "profile")])
+
+    assert (obs.item_id, obs.kind, obs.event, obs.raw) == (PROFILE, "profile", "deleted",
+                                                           problem)
+
+
+def test_a_suspended_account_is_not_a_deletion(server, x, http) -> None:
+    problem = {"value": ACCOUNT_ID, "detail": f"User has been suspended: [{ACCOUNT_ID}].",
+               "title": "Forbidden", "resource_type": "user", "parameter": "id",
+               "resource_id": ACCOUNT_ID,
+               "type": "https://api.twitter.com/2/problems/resource-not-found"}
+    server.route("GET", f"/2/users/{ACCOUNT_ID}", Reply.json({"errors": [problem]}))
+
+    assert collector.lookup(account(server), http, [known(PROFILE, "profile")]) == []
+
+
+def test_lookup_of_a_live_profile_gives_it_now(server, x, http) -> None:
+    x.rename("WrenfieldCouncil")
+
+    [obs] = collector.lookup(account(server), http, [known(PROFILE, "profile")])
+
+    assert obs.event is None and obs.text == "City of Wrenfield\n@WrenfieldCouncil"
