@@ -17,6 +17,7 @@ from archiver.wiring import Archive, open_archive
 def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     """A new app serving `archive` (opened from `settings` when not given)."""
     from archiver.api import (
+        accounts,
         audit,
         auditing,
         auth,
@@ -52,7 +53,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     app.extensions[EXTENSION] = ApiContext(settings, archive,
                                            metrics.ApiMetrics(archive, index), index)
     for module in (health, metrics, openapi, ingest, records, items, log, audit, search,
-                   media):
+                   media, accounts):
         app.register_blueprint(module.blueprint())
     undecided = sorted(set(app.view_functions) - set(PERMISSIONS))
     if undecided:

@@ -110,6 +110,8 @@ class ApiMetrics:
                                            registry=self.registry)
         self.registry.register(_CatalogCollector(archive))
         self.registry.register(_IndexCollector(archive, index))
+        from archiver.collectors.health import CollectorMetrics  # per-account gaps, runs
+        self.registry.register(CollectorMetrics(archive))
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, method, str(status)).inc()

@@ -36,6 +36,12 @@ PERMISSIONS: dict[str, frozenset[str] | None] = {
     "log.consistency_proof": _AUDITORS,
     "log.vkey": _AUDITORS,
     "audit.list_events": _AUDITORS,
+    "accounts.list_accounts": _ADMIN,
+    "accounts.add_account": _ADMIN,
+    "accounts.get_account": _ADMIN,
+    "accounts.update_account": _ADMIN,
+    "accounts.remove_account": _ADMIN,
+    "accounts.account_health_view": _ADMIN,
 }
 
 # Requests to these are not written to the audit trail: they read no content and change
