@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -325,3 +326,131 @@ def build_repo_car(did: str, records: dict[str, dict[str, Any]], *, rev: str = "
     for cid, data in blocks.items():
         out += _varint(len(cid) + len(data)) + cid + data
     return bytes(out)
+
+
+# -- a replayed Jetstream --------------------------------------------------------------
+
+
+class Jetstream:
+    """A local Jetstream on 127.0.0.1 replaying an event log in the real wire shapes.
+
+    `v2=True` speaks `network.bsky.jetstream.subscribeEvents` (subprotocol xrpc.v1.json,
+    `{"$type": "message", "payload": ...}` frames, `seq` cursors); otherwise the v1
+    `/subscribe` JSON with `time_us` cursors. Each connection gets the events at or after
+    its cursor that pass its DID and collection filters, then a clean close, unless
+    `drop_after` frames are set for the next connection (then the TCP connection is cut).
+    `extra_frames` are sent raw before the events (malformed input, info, error frames).
+    """
+
+    def __init__(self, *, v2: bool) -> None:
+        import threading
+
+        from websockets.sync.server import serve
+        self.v2 = v2
+        self.events: list[dict[str, Any]] = []
+        self.requests: list[str] = []
+        self.drop_after: list[int] = []          # per connection, consumed in order
+        self.extra_frames: list[str | bytes] = []
+        self._seq = 1000
+        self._time_us = 1_764_600_000_000_000
+        self._server = serve(self._handle, "127.0.0.1", 0, compression=None,
+                             subprotocols=["xrpc.v1.json"] if v2 else None)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.socket.getsockname()[:2]
+        path = "/xrpc/network.bsky.jetstream.subscribeEvents" if self.v2 else "/subscribe"
+        return f"ws://{host}:{port}{path}"
+
+    def __enter__(self) -> Jetstream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+
+    # -- the log ------------------------------------------------------------------------
+
+    def commit(self, did: str, operation: str, rkey: str, record: dict[str, Any] | None = None,
+               collection: str = "app.bsky.feed.post") -> dict[str, Any]:
+        self._seq += 1
+        self._time_us += 1_234_567
+        commit: dict[str, Any] = {"rev": f"3lbq{self._seq:09d}", "operation": operation,
+                                  "collection": collection, "rkey": rkey}
+        if record is not None:
+            commit.update(record=record, cid=record_cid(record))
+        if self.v2:
+            event = {"$type": "network.bsky.jetstream.subscribeEvents#commit", "did": did,
+                     **commit, "seq": self._seq, "time": self._iso()}
+        else:
+            event = {"did": did, "time_us": self._time_us, "kind": "commit", "commit": commit}
+        self.events.append(event)
+        return event
+
+    def identity(self, did: str, handle: str) -> dict[str, Any]:
+        self._seq += 1
+        self._time_us += 1_000
+        upstream = {"did": did, "handle": handle, "seq": 9_000_000 + self._seq,
+                    "time": self._iso()}
+        if self.v2:
+            event = {"$type": "network.bsky.jetstream.subscribeEvents#identity", "did": did,
+                     "identity": {"$type": "com.atproto.sync.subscribeRepos#identity",
+                                  **upstream}, "seq": self._seq, "time": self._iso()}
+        else:
+            event = {"did": did, "time_us": self._time_us, "kind": "identity",
+                     "identity": upstream}
+        self.events.append(event)
+        return event
+
+    def account(self, did: str, active: bool, status: str | None = None) -> dict[str, Any]:
+        self._seq += 1
+        self._time_us += 1_000
+        upstream = {"active": active, "did": did, "seq": 9_000_000 + self._seq,
+                    "time": self._iso(), **({"status": status} if status else {})}
+        if self.v2:
+            event = {"$type": "network.bsky.jetstream.subscribeEvents#account", "did": did,
+                     "account": {"$type": "com.atproto.sync.subscribeRepos#account",
+                                 **upstream}, "seq": self._seq, "time": self._iso()}
+        else:
+            event = {"did": did, "time_us": self._time_us, "kind": "account",
+                     "account": upstream}
+        self.events.append(event)
+        return event
+
+    def _iso(self) -> str:
+        from datetime import UTC, datetime
+        moment = datetime.fromtimestamp(self._time_us / 1_000_000, UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    # -- serving --------------------------------------------------------------------------
+
+    def _handle(self, ws: Any) -> None:
+        from urllib.parse import parse_qs, urlsplit
+        path = ws.request.path
+        self.requests.append(path)
+        query = parse_qs(urlsplit(path).query)
+        dids = set(query.get("dids" if self.v2 else "wantedDids", []))
+        collections = set(query.get("collections" if self.v2 else "wantedCollections", []))
+        cursor = int(query["cursor"][0]) if "cursor" in query else None
+        drop = self.drop_after.pop(0) if self.drop_after else None
+        frames: list[str | bytes] = list(self.extra_frames)
+        for event in self.events:
+            position = event["seq"] if self.v2 else event["time_us"]
+            if cursor is not None and position < cursor:
+                continue
+            if dids and event["did"] not in dids:
+                continue
+            collection = event.get("collection") or (event.get("commit") or {}).get(
+                "collection")
+            if collection is not None and collections and collection not in collections:
+                continue
+            body = {"$type": "message", "payload": event} if self.v2 else event
+            frames.append(json.dumps(body, ensure_ascii=False))
+        for n, frame in enumerate(frames):
+            if drop is not None and n == drop:
+                ws.socket.shutdown(2)   # the network drops: no close frame
+                ws.socket.close()
+                return
+            ws.send(frame)
+        ws.close()
