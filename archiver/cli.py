@@ -139,7 +139,12 @@ def show(obj: _Ctx, seq: int) -> None:
 
     if seq < 0:
         raise InvalidRequest("seq must not be negative")
-    _emit(read_record(obj.archive().appender, seq).as_dict())
+    out = read_record(obj.archive().appender, seq).as_dict()
+    if out["destroyed"]:  # what remains: when, under which run and policy
+        from archiver.retention_store import disposition_of
+
+        out["disposition"] = disposition_of(obj.archive().catalog, [seq]).get(seq)
+    _emit(out)
 
 
 @cli.command("audit-log")

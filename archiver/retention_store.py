@@ -339,3 +339,24 @@ def set_account(appender: Appender, platform: str, account: str, tags: Iterable[
         log_system(ws, "account.retention", actor, {"platform": platform, "account": account,
                                                     "tags": tag_list, "events": clean})
     return {"platform": platform, "account": account, "tags": tag_list, "events": clean}
+
+
+# -- what remains of destroyed records ---------------------------------------------------
+
+
+def disposition_of(catalog: Any, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """For destroyed records among `seqs`: when, under which run and policy (the tombstone
+    without the metadata, which the record's own row already shows)."""
+    wanted = sorted(set(seqs))
+    out: dict[int, dict[str, Any]] = {}
+    d = t.destroyed_records.c
+    with catalog.reader() as conn:
+        for i in range(0, len(wanted), 500):
+            for row in conn.execute(select(t.destroyed_records)
+                                    .where(d.seq.in_(wanted[i:i + 500]))):
+                out[row.seq] = {"run_id": row.run_id, "destroyed_at": row.destroyed_at,
+                                "policy_id": row.policy_id,
+                                "schedule_code": row.schedule_code,
+                                "authority": row.authority, "tombstone": row.tombstone,
+                                "log_seq": row.log_seq}
+    return out

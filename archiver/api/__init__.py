@@ -21,8 +21,10 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
         audit,
         auditing,
         auth,
+        disposition,
         errors,
         health,
+        holds,
         ingest,
         items,
         log,
@@ -30,6 +32,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
         metrics,
         openapi,
         records,
+        retention,
         search,
     )
     from archiver.api.context import EXTENSION, ApiContext
@@ -53,7 +56,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     app.extensions[EXTENSION] = ApiContext(settings, archive,
                                            metrics.ApiMetrics(archive, index), index)
     for module in (health, metrics, openapi, ingest, records, items, log, audit, search,
-                   media, accounts):
+                   accounts, media, retention, holds, disposition):
         app.register_blueprint(module.blueprint())
     undecided = sorted(set(app.view_functions) - set(PERMISSIONS))
     if undecided:

@@ -8,9 +8,11 @@ from flask import Blueprint
 from pydantic import BaseModel, Field
 
 from archiver.api.context import api
+from archiver.api.retention_models import DisposedOut
 from archiver.api.routing import Strict, operation
 from archiver.items import ItemHistory, ItemRecord, ItemSummary, item_history
 from archiver.records import MAX_ID_CHARS
+from archiver.retention_store import disposition_of
 
 
 class ItemPath(Strict):
@@ -42,6 +44,8 @@ class RecordRef(BaseModel):
 class VersionOut(RecordRef):
     destroyed: bool
     payload: dict[str, Any] | None
+    disposition: DisposedOut | None = Field(
+        None, description="When destroyed: when, under which run and policy")
 
 
 class ReplyOut(BaseModel):
@@ -66,6 +70,18 @@ def _version(r: ItemRecord) -> VersionOut:
 
 
 def history_out(h: ItemHistory) -> ItemHistoryOut:
+    out = _history_out(h)
+    gone = [v for v in out.versions if v.destroyed]
+    gone += [r.latest for r in out.replies if r.latest is not None and r.latest.destroyed]
+    if gone:
+        found = disposition_of(api().archive.catalog, [v.seq for v in gone])
+        for v in gone:
+            v.disposition = DisposedOut.model_validate(found[v.seq]) if v.seq in found \
+                else None
+    return out
+
+
+def _history_out(h: ItemHistory) -> ItemHistoryOut:
     return ItemHistoryOut(
         item=_item(h.item),
         versions=[_version(v) for v in h.versions],

@@ -20,6 +20,9 @@ _ADMIN = frozenset({"admin"})
 _READERS = frozenset({"admin", "records_officer"})
 _ITEM_READERS = frozenset({"admin", "records_officer", "legal"})
 _AUDITORS = frozenset({"admin", "auditor"})
+_LEGAL = frozenset({"admin", "legal"})
+_RUN_READERS = frozenset({"admin", "records_officer", "legal"})
+_CERTIFICATE_READERS = frozenset({"admin", "records_officer", "legal", "auditor"})
 
 PERMISSIONS: dict[str, frozenset[str] | None] = {
     "health.health": PUBLIC,
@@ -36,6 +39,27 @@ PERMISSIONS: dict[str, frozenset[str] | None] = {
     "log.consistency_proof": _AUDITORS,
     "log.vkey": _AUDITORS,
     "audit.list_events": _AUDITORS,
+    "retention.list_policies": _READERS,
+    "retention.create_policy_view": _READERS,
+    "retention.get_policy": _READERS,
+    "retention.change_policy_view": _READERS,
+    "retention.retire_policy_view": _READERS,
+    "retention.policy_versions": _READERS,
+    "holds.list_holds": _LEGAL,
+    "holds.place_hold_view": _LEGAL,
+    "holds.get_hold": _LEGAL,
+    "holds.change_hold": _LEGAL,
+    "holds.release_hold_view": _LEGAL,
+    "holds.get_hold_history": _LEGAL,
+    "disposition.list_disposition_runs": _RUN_READERS,
+    "disposition.create_disposition_run": _READERS,
+    "disposition.get_disposition_run": _RUN_READERS,
+    "disposition.approve_disposition_run": _READERS,
+    "disposition.decide_disposition_run": _READERS,
+    "disposition.execute_disposition_run": _READERS,
+    "disposition.cancel_disposition_run": _READERS,
+    "disposition.disposition_certificate": _CERTIFICATE_READERS,
+    "disposition.disposition_certificate_html": _CERTIFICATE_READERS,
     "accounts.list_accounts": _ADMIN,
     "accounts.add_account": _ADMIN,
     "accounts.get_account": _ADMIN,

@@ -8,8 +8,10 @@ from flask import Blueprint
 from pydantic import BaseModel, Field
 
 from archiver.api.context import api
+from archiver.api.retention_models import DisposedOut
 from archiver.api.routing import MAX_INT, Strict, operation
 from archiver.log.reader import read_record
+from archiver.retention_store import disposition_of
 
 
 class RecordPath(Strict):
@@ -33,6 +35,8 @@ class RecordOut(BaseModel):
     record_hash: str = Field(description="Hex SHA-256 leaf hash of the envelope line")
     destroyed: bool = Field(description="True when disposition destroyed the data key")
     payload: dict[str, Any] | None
+    disposition: DisposedOut | None = Field(
+        None, description="When destroyed: when, under which run and policy")
 
 
 def blueprint() -> Blueprint:
@@ -42,6 +46,9 @@ def blueprint() -> Blueprint:
     @operation(summary="One record, decrypted", tag="records", path=RecordPath,
                response=RecordOut, errors=(404,))
     def get_record(path: RecordPath) -> RecordOut:
-        return RecordOut.model_validate(read_record(api().archive.appender, path.seq).as_dict())
+        out = read_record(api().archive.appender, path.seq).as_dict()
+        if out["destroyed"]:
+            out["disposition"] = disposition_of(api().archive.catalog, [path.seq]).get(path.seq)
+        return RecordOut.model_validate(out)
 
     return bp
