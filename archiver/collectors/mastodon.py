@@ -627,11 +627,6 @@ class MastodonCollector:
                 harvest.notes.append(f"thread {root_id}: the server is still fetching "
                                      f"replies ({ASYNC_REFRESH}: {refresh}); revisited "
                                      f"next run")
-        # A deleted reply of the account to somebody else's status has no fetched thread
-        # to be missed from: naming the answered status makes the framework look the
-        # account's replies to it up (the listing covered them all in the window).
-        harvest.threads.update(s.in_reply_to_id for s in in_scope
-                               if s.reblog is None and s.in_reply_to_id is not None)
         if len(next_revisit) > _MAX_REVISITS:
             keep = sorted(next_revisit, key=id_key)[-_MAX_REVISITS:]
             next_revisit = {k: next_revisit[k] for k in keep}
@@ -642,6 +637,15 @@ class MastodonCollector:
             harvest.window_end = observed_at
         elif reached_end:
             harvest.window_start, harvest.window_end = _EPOCH, observed_at
+        # The account's own replies are in its timeline listing, but the framework checks
+        # items with a parent only under `threads`: naming the status each archived reply
+        # of the window answers makes a reply to somebody else's post (no thread of ours)
+        # be looked up when it is missing, like any post of the window.
+        if harvest.window_start is not None and harvest.window_end is not None:
+            harvest.threads.update(
+                k.parent_id for k in known
+                if k.kind == "reply" and k.parent_id and k.published_at is not None
+                and harvest.window_start <= k.published_at <= harvest.window_end)
         newest = max((s.id for s in statuses), key=id_key, default=since_id)
         if since_id is not None and newest is not None:
             newest = max(newest, since_id, key=id_key)

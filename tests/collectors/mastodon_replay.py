@@ -58,13 +58,19 @@ def account_entity(account_id: str = ACCOUNT_ID, username: str = "city",
     }
 
 
+def media_path(media_id: str, ext: str = "png") -> str:
+    return (f"/system/media_attachments/files/{media_id[:3]}/{media_id[3:6]}/original/"
+            f"{media_id}.{ext}")
+
+
 def media_entity(media_id: str, kind: str = "image", *, ext: str = "png",
-                 description: str | None = None) -> dict[str, Any]:
-    """A MediaAttachment (entities/MediaAttachment)."""
-    path = f"media_attachments/files/{media_id[:3]}/{media_id[3:6]}/original/{media_id}.{ext}"
+                 description: str | None = None, base: str | None = None) -> dict[str, Any]:
+    """A MediaAttachment (entities/MediaAttachment); `base`: where the files are served."""
+    path = media_path(media_id, ext)
+    base = base or f"https://{HOST}"
     return {
-        "id": media_id, "type": kind, "url": f"https://{HOST}/system/{path}",
-        "preview_url": f"https://{HOST}/system/{path.replace('original', 'small')}",
+        "id": media_id, "type": kind, "url": f"{base}{path}",
+        "preview_url": f"{base}{path.replace('original', 'small')}",
         "remote_url": None, "preview_remote_url": None, "text_url": None,
         "meta": {"original": {"width": 1200, "height": 800, "size": "1200x800",
                               "aspect": 1.5}},
