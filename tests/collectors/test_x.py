@@ -51,10 +51,19 @@ class Clock:
         self.now += seconds
 
 
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[ReplayServer]:
+    with ReplayServer() as s:     # one per module: stopping one takes half a second
         yield s
+
+
+@pytest.fixture
+def server(shared_server: ReplayServer) -> ReplayServer:
+    """The module's server with no routes and no requests (each route() restarts its
+    scripted sequence)."""
+    shared_server.routes.clear()
+    shared_server.requests.clear()
+    return shared_server
 
 
 @pytest.fixture
