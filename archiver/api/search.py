@@ -4,7 +4,9 @@ The query parameters are those of `archiver search` (archiver/search/query.py,
 `SearchRequest.from_params`): `q` in the engine's query language (AND, OR, NOT,
 "phrases", wild*cards, field:value), filters, sort, collapse, a page size and a cursor.
 A filter of several values is comma-separated (`platform=x,bluesky`): a parameter given
-twice is refused, as everywhere in this API.
+twice is refused, as everywhere in this API. `facets=platform,year` (or `facets=true` for
+all of platform, account, kind, event, year) adds counts per value over every match of
+the search, for a UI to offer as filters; an unknown facet name is a 400.
 
 Web workers only read the index (one per app, `ApiContext.index`); it is written by
 `archiver search catch-up` / `reindex` (or a worker running them), never by a request.
@@ -22,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from archiver.api.context import api
 from archiver.api.routing import Strict, operation
-from archiver.search.engine import DATE_FIELDS, ORDERS
-from archiver.search.query import MAX_QUERY_CHARS, SearchRequest, search
+from archiver.search.engine import DATE_FIELDS, FACETS, ORDERS
+from archiver.search.query import FACET_VALUES, MAX_QUERY_CHARS, SearchRequest, search
 
 MAX_PAGE = 100  # an API page; the command line allows more
 _FILTER_CHARS = 8192  # a comma-separated list (SearchRequest bounds values and their count)
@@ -72,6 +74,11 @@ class SearchQuery(Strict):
                                pattern=r"^[A-Za-z0-9_-]+$",
                                description="`next_cursor` of the previous page of the same "
                                            "search")
+    facets: str | None = Field(
+        None, min_length=1, max_length=256, pattern=r"^[A-Za-z_, ]+$",
+        description=f"Count every match per value of these facets (comma-separated: "
+                    f"{', '.join(FACETS)}; `true` or `all` for all of them). The year is "
+                    f"that of `date_field`. Counts are of records, also when collapsed.")
 
     def params(self) -> dict[str, str]:
         """The parameters as `SearchRequest.from_params` reads them."""
@@ -123,6 +130,12 @@ class SearchHitOut(BaseModel):
     item: SearchItemOut | None = Field(description="Collapsed searches only")
 
 
+class FacetCountOut(BaseModel):
+    value: str = Field(description="A platform, account, kind or event (lowercased but "
+                                   "for accounts) or a year")
+    count: int = Field(description="Matching records with this value")
+
+
 class SearchResultOut(BaseModel):
     total: int = Field(description="Matching records, or items when collapsed")
     collapsed: bool
@@ -134,6 +147,10 @@ class SearchResultOut(BaseModel):
                     "archived), so nothing can match")
     index_lag: int = Field(description="Committed records not yet searchable (`archiver "
                                        "search catch-up` indexes them)")
+    facets: dict[str, list[FacetCountOut]] | None = Field(
+        description=f"Asked for with `facets`: per facet, up to {FACET_VALUES} values with "
+                    f"their counts over every match, most frequent first (years: latest "
+                    f"first); null when not asked")
     hits: list[SearchHitOut]
 
 

@@ -1,6 +1,7 @@
 """`archiver search`: query the index, follow the log, rebuild the index.
 
-    archiver search QUERY [--json] [--platform P] [--from DATE] [--to DATE] [--collapse] ...
+    archiver search QUERY [--json] [--platform P] [--from DATE] [--to DATE] [--collapse]
+                          [--facets platform,year | --facets all] ...
     archiver search reindex       rebuild the index from the store
     archiver search catch-up      index what the log holds beyond the index
     archiver search status        high-water mark, documents, lag
@@ -18,9 +19,9 @@ from typing import Any
 
 import click
 
-from archiver.search.engine import ORDERS, IndexLocked
+from archiver.search.engine import FACETS, ORDERS, IndexLocked
 from archiver.search.engines import open_index
-from archiver.search.query import SearchRequest, SearchResult, search
+from archiver.search.query import SearchRequest, SearchResult, parse_facets, search
 
 
 def _emit(obj: Any) -> None:
@@ -76,20 +77,24 @@ def search_group() -> None:
               "version, with the item's state and version count.")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--cursor", default=None, help="Continue from a previous page.")
+@click.option("--facets", "facet_names", multiple=True, help=f"Count every match per value "
+              f"of these facets ({', '.join(FACETS)}; comma-separated or repeated; `all` "
+              f"for every one).")
 @click.pass_obj
 def search_query(obj: Any, query: str, as_json: bool, platform: tuple[str, ...],
                  account: tuple[str, ...], kind: tuple[str, ...], event: tuple[str, ...],
                  author: tuple[str, ...], date_from: str | None, date_to: str | None,
                  captured: bool, has_edits: bool | None, deleted: bool | None,
                  hidden: bool | None, sort: str, collapse: bool, limit: int,
-                 cursor: str | None) -> None:
+                 cursor: str | None, facet_names: tuple[str, ...]) -> None:
     """Search: Whoosh query language (AND, OR, NOT, "phrase", wild*, field:value)."""
     archive = obj.archive()
     request = SearchRequest(
         query=query, platforms=platform, accounts=account, kinds=kind, events=event,
         authors=author, date_field="captured" if captured else "published",
         date_from=date_from, date_to=date_to, has_edits=has_edits, deleted=deleted,
-        hidden=hidden, sort=sort, collapse=collapse, limit=limit, cursor=cursor)
+        hidden=hidden, sort=sort, collapse=collapse, limit=limit, cursor=cursor,
+        facets=parse_facets([n for raw in facet_names for n in raw.split(",")]))
     index = open_index(archive.settings)
     try:
         result = search(index, archive, request)
@@ -129,6 +134,8 @@ def _print(result: SearchResult) -> None:
             click.echo("    " + _terminal(h.snippet))
     if result.next_cursor:
         click.echo(f"more: --cursor {result.next_cursor}")
+    for name, counts in (result.facets or {}).items():
+        click.echo(f"{name}: " + (", ".join(f"{value} ({n})" for value, n in counts) or "-"))
 
 
 @search_group.command("reindex")

@@ -203,6 +203,8 @@ def test_bad_cursors_are_400(client: FlaskClient, indexed: Archive,
     ("sort=popular", "sort"),
     ("deleted=maybe", "deleted"),
     ("collapse=", "collapse"),
+    ("facets=", "facets"),
+    ("facets=year;drop", "facets"),
 ])
 def test_bad_parameters_are_400_naming_the_field(client: FlaskClient, indexed: Archive,
                                                   officer: dict[str, str], query: str,
@@ -219,6 +221,7 @@ def test_bad_parameters_are_400_naming_the_field(client: FlaskClient, indexed: A
     ("from=2024-04-01&to=2024-03-01", "is after"),
     ("q=flood&q=bridge", "more than once"),
     ("platform=" + ",".join(f"p{i}" for i in range(101)), "at most 100"),
+    ("facets=platform,colour", "unknown facet(s): 'colour'"),
 ])
 def test_bad_queries_and_filters_are_400_naming_the_problem(
         client: FlaskClient, indexed: Archive, officer: dict[str, str], query: str,
@@ -231,6 +234,30 @@ def test_a_query_matching_everything_is_paged_not_refused(
         client: FlaskClient, indexed: Archive, officer: dict[str, str]) -> None:
     body = get(client, officer, limit=1)
     assert body["total"] > 1 and len(body["hits"]) == 1 and body["next_cursor"]
+
+
+# -- facets ------------------------------------------------------------------------------
+
+def test_facets_are_counted_over_every_match_when_asked_for(
+        client: FlaskClient, indexed: Archive, officer: dict[str, str]) -> None:
+    assert get(client, officer, q="flood")["facets"] is None
+    body = get(client, officer, q="flood OR mafuriko", facets="platform,year", limit=1)
+    assert set(body["facets"]) == {"platform", "year"} and len(body["hits"]) == 1
+    assert sum(c["count"] for c in body["facets"]["platform"]) == body["total"] > 1
+    for count in body["facets"]["platform"]:
+        assert get(client, officer, q="flood OR mafuriko", platform=count["value"])[
+            "total"] == count["count"]
+    everything = get(client, officer, facets="true")["facets"]
+    assert set(everything) == {"platform", "account", "kind", "event", "year"}
+    assert {c["value"] for c in everything["event"]} >= {"created", "edited", "deleted"}
+
+
+def test_facets_are_described_in_the_openapi_document(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    parameters = {p["name"] for p in spec["paths"]["/api/v1/search"]["get"]["parameters"]}
+    assert "facets" in parameters
+    assert "facets" in json.dumps(spec["components"]["schemas"]["SearchResultOut"])
+    assert "FacetCountOut" in spec["components"]["schemas"]
 
 
 # -- the audit trail ---------------------------------------------------------------------

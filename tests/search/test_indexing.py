@@ -284,8 +284,24 @@ def test_cli_ingest_defers_indexing_when_another_process_writes_the_index(
     assert json.loads(run(home, "search", "catch-up").stdout) == {"indexed": 55, "lag": 0}
 
 
+def test_cli_search_counts_facets(home: Path, tmp_path: Path) -> None:
+    demo = tmp_path / "demo.jsonl"
+    demo.write_bytes(DEMO)
+    assert run(home, "ingest", str(demo)).returncode == 0
+    result = run(home, "search", "--facets", "platform,year", "--facets", "kind", "--json",
+                 "--limit", "1")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out["facets"]) == {"platform", "year", "kind"}
+    assert sum(c["count"] for c in out["facets"]["kind"]) == out["total"] == 55
+    text = run(home, "search", "flood", "--facets", "all")
+    assert text.returncode == 0 and "\nplatform: mastodon (" in text.stdout
+    assert "\nyear: 2024 (" in text.stdout and "\naccount: " in text.stdout
+
+
 def test_cli_bad_query_exits_2_naming_the_problem(home: Path) -> None:
     for args, message in ((["nosuch:field"], "unknown field 'nosuch'"),
+                          (["x", "--facets", "colour"], "unknown facet(s): 'colour'"),
                           (["x", "--cursor", "bogus!"], "malformed cursor"),
                           (["x", "--from", "March"], "from must be a date")):
         result = run(home, "search", *args)

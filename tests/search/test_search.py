@@ -12,6 +12,7 @@ from sqlalchemy import select
 from archiver.catalog import schema as t
 from archiver.errors import InvalidRequest
 from archiver.search.analyzer import normalize
+from archiver.search.engine import FACETS
 from archiver.search.query import SearchRequest, decode_cursor, encode_cursor
 from tests.search.conftest import Indexed
 
@@ -302,3 +303,115 @@ def test_request_from_string_parameters(demo: Indexed) -> None:
         SearchRequest.from_params({"limit": "ten"})
     with pytest.raises(InvalidRequest, match="deleted"):
         SearchRequest.from_params({"deleted": "perhaps"})
+
+
+# -- facets ------------------------------------------------------------------------------
+
+def expected_facets(payloads: dict[int, dict[str, Any]], seqs: set[int] | None = None,
+                    date_field: str = "published") -> dict[str, Counter[str]]:
+    """The oracle: facet counts computed from the records read back from the log."""
+    out: dict[str, Counter[str]] = {n: Counter() for n in FACETS}
+    for seq, p in payloads.items():
+        if seqs is not None and seq not in seqs:
+            continue
+        for name in ("platform", "kind", "event"):
+            out[name][p[name].lower()] += 1
+        out["account"][p["account"]] += 1
+        when = p.get("published_at") if date_field == "published" else p.get("observed_at")
+        if when:
+            out["year"][when[:4]] += 1
+    return out
+
+
+def as_counters(facets: dict[str, list[tuple[str, int]]] | None) -> dict[str, Counter[str]]:
+    assert facets is not None
+    return {name: Counter(dict(counts)) for name, counts in facets.items()}
+
+
+def test_facets_count_every_record_per_platform_account_kind_event_and_year(
+        demo: Indexed) -> None:
+    result = demo.find(facets=FACETS, limit=1)
+    assert as_counters(result.facets) == expected_facets(demo.payloads())
+    assert sum(n for _, n in result.facets["platform"]) == result.total
+
+
+def test_facets_count_the_whole_match_set_of_the_query_and_filters_not_the_page(
+        demo: Indexed) -> None:
+    ask = {"query": "flood OR poplave OR mafuriko OR سیل", "kinds": ("post", "comment"),
+           "facets": FACETS}
+    first = demo.find(limit=2, sort="newest", **ask)
+    matched = set(demo.every_page(limit=100, sort="newest", **ask))
+    assert first.total == len(matched) > 2
+    assert as_counters(first.facets) == expected_facets(demo.payloads(), matched)
+    following = demo.find(limit=2, sort="newest", cursor=first.next_cursor, **ask)
+    assert following.facets == first.facets
+
+
+def test_each_facet_count_is_what_filtering_by_that_value_finds(demo: Indexed) -> None:
+    """What a UI does with a facet: click a value, get that many results."""
+    facets = demo.find(query="flood OR road", facets=FACETS).facets
+    assert facets is not None
+    for value, count in facets["platform"]:
+        assert demo.find(query="flood OR road", platforms=(value,)).total == count
+    for value, count in facets["account"]:
+        assert demo.find(query="flood OR road", accounts=(value,)).total == count
+    for value, count in facets["event"]:
+        assert demo.find(query="flood OR road", events=(value,)).total == count
+    for value, count in facets["year"]:
+        assert demo.find(query="flood OR road", date_from=f"{value}-01-01",
+                         date_to=f"{value}-12-31").total == count
+
+
+def test_the_year_facet_is_of_the_chosen_date_field(demo: Indexed) -> None:
+    captured = demo.find(facets=("year",), date_field="captured").facets
+    assert as_counters(captured)["year"] == expected_facets(
+        demo.payloads(), date_field="captured")["year"]
+    published = demo.find(facets=("year",)).facets
+    assert captured != published  # the demo was captured in 2026, published in 2023-24
+
+
+def test_facets_list_years_latest_first_and_other_values_most_frequent_first(
+        demo: Indexed) -> None:
+    facets = demo.find(facets=FACETS).facets
+    assert facets is not None
+    years = [v for v, _ in facets["year"]]
+    assert years == sorted(years, reverse=True) and len(years) > 1
+    for name in ("platform", "account", "kind", "event"):
+        counts = [(-n, v) for v, n in facets[name]]
+        assert counts == sorted(counts) and len(counts) > 1, name
+
+
+def test_facets_are_only_counted_when_asked_for(demo: Indexed) -> None:
+    assert demo.find(query="flood").facets is None
+    assert demo.find(query="flood").as_dict()["facets"] is None
+    only = demo.find(query="flood", facets=("kind",))
+    assert only.facets is not None and set(only.facets) == {"kind"}
+    assert only.as_dict()["facets"]["kind"][0] == {"value": only.facets["kind"][0][0],
+                                                   "count": only.facets["kind"][0][1]}
+
+
+def test_a_search_matching_nothing_has_empty_facets(demo: Indexed) -> None:
+    assert demo.find(query="nosuchwordanywhere", facets=FACETS).facets == {
+        name: [] for name in FACETS}
+
+
+@pytest.mark.parametrize(("given", "wanted"), [
+    ({"facets": "true"}, FACETS), ({"facets": "all"}, FACETS), ({"facets": "false"}, ()),
+    ({"facets": "year, platform"}, ("year", "platform")), ({}, ()),
+    ({"facets": "Kind,kind"}, ("kind",)),
+])
+def test_facet_parameters_name_facets_or_all(given: dict[str, str],
+                                             wanted: tuple[str, ...]) -> None:
+    assert SearchRequest.from_params(given).facets == wanted
+
+
+@pytest.mark.parametrize("facets", [("colour",), ("platform", "lang"), ("year", "")])
+def test_an_unknown_facet_is_refused_naming_it(facets: tuple[str, ...]) -> None:
+    with pytest.raises(InvalidRequest, match="unknown facet"):
+        SearchRequest(facets=facets)
+
+
+def test_a_cursor_stays_valid_when_facets_are_asked_for_or_not(demo: Indexed) -> None:
+    first = demo.find(query="flood", limit=2)
+    assert demo.find(query="flood", limit=2, cursor=first.next_cursor,
+                     facets=("year",)).hits
