@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from archiver.catalog import schema as t
+from archiver.cli import main
 from archiver.collectors import accounts as acc
 from archiver.collectors.exports_cli import import_export
 from archiver.collectors.runner import collect_account
@@ -327,3 +328,44 @@ def test_an_imported_export_is_observed_and_then_collected_without_duplicates(
     result, captured = run(archive, account_id, http, instance, server)
     ok(result)
     assert captured == [("observed", "profile", PROFILE)]
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    assert TOKEN not in out + err
+    lines = out.strip().splitlines()
+    return code, (json.loads(lines[-1]) if lines else {"stderr": err})
+
+
+def test_the_command_line_adds_collects_and_imports(
+        archive, backend_env, instance, server, capsys, monkeypatch, tmp_path):
+    for k, v in backend_env.items():
+        monkeypatch.setenv(k, v)
+    post = instance.post(ago(30), f"<p>{SW}</p>", language="sw")
+    instance.reply(post, ago(20), f"<p>{FA}</p>", account=DANA)
+    instance.install(server)
+    code, added = cli(capsys, "accounts", "add", "mastodon", "--platform-id", ACCOUNT_ID,
+                      "--handle", "city", "--base-url", server.url,
+                      "--credential", f"access_token={TOKEN}", "--option", "lookback_days=3")
+    assert code == 0, added
+
+    code, first = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    assert code == 0 and first["outcome"] == "ok", first
+    assert first["events"] == {"created": 2, "edited": 0, "deleted": 0, "hidden": 0,
+                               "restored": 0, "observed": 1}
+    code, second = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    assert code == 0 and sum(second["events"].values()) == 0
+
+    path = tmp_path / "outbox.json"
+    old = note_activity("111000000000000000", ago(60 * 24 * 400), f"<p>{SL}</p>",
+                        language="sl")
+    path.write_text(json.dumps(outbox([old]), ensure_ascii=False))
+    code, imported = cli(capsys, "import", "mastodon", str(path), "--account", added["id"])
+    assert code == 0, imported
+    assert payload_of(archive, "111000000000000000")["text"] == SL
+    assert payload_of(archive, "111000000000000000")["account"] == ACCOUNT_ID
