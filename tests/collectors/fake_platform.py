@@ -94,10 +94,11 @@ class FakeSocial:
 
 def _obs(account: AccountConfig, item: dict[str, Any], *, kind: str,
          event: str | None = None, raw: Any = None) -> Observation:
+    media = [{"id": m["id"], "url": m["url"]} for m in item.get("media", [])]
     return Observation(platform=PLATFORM, account=account.platform_id, item_id=item["id"],
                        kind=kind, text=item.get("text"), parent_id=item.get("parent"),
                        published_at=item.get("published"), raw=raw if raw is not None else item,
-                       event=event)
+                       event=event, media=media)
 
 
 class FakeCollector:

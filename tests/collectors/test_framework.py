@@ -382,3 +382,30 @@ def test_worker_runs_due_accounts_and_stops_when_asked(
     assert not thread.is_alive()
     assert [r.outcome for r in seen] == ["ok"] and seen[0].events["created"] == 3
 
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+       b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01"
+       b"\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def test_media_of_a_run_are_downloaded_and_referenced_by_sha256(
+        archive: Archive, account: acc.Account, platform: FakeSocial,
+        server: ReplayServer) -> None:
+    import hashlib
+
+    server.route("GET", "/media/a.png", Reply(200, PNG, {"Content-Type": "image/png"}))
+    server.route("GET", "/media/b.png", Reply(200, b"<html>not an image</html>",
+                                              {"Content-Type": "image/png"}))
+    platform.posts["100"]["media"] = [{"id": "m1", "url": f"{server.url}/media/a.png"},
+                                      {"id": "m2", "url": f"{server.url}/media/b.png"}]
+    result = run(archive, account)
+    assert result.outcome == "ok", result.error
+    assert any("media" in n and "b.png" in n for n in result.notes)   # refused, said why
+    with archive.catalog.reader() as conn:
+        seq = conn.execute(select(t.items.c.first_seq).where(
+            t.items.c.item_id == "100")).scalar()
+    media = read_record(archive.appender, seq).payload["media"]
+    assert media[0]["sha256"] == hashlib.sha256(PNG).hexdigest()
+    assert "sha256" not in media[1]
+    assert run(archive, account).events == {e: 0 for e in result.events}  # nothing new
