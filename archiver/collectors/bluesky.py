@@ -303,15 +303,17 @@ class BlueskyCollector:
         out = Harvest()
         handle = self._profile_handle(api, account, cursor, out)
 
-        lookback = timedelta(days=float(account.options.get("lookback_days", 7)))
-        max_pages = int(account.options.get("max_pages", 50))
+        lookback = timedelta(days=_option(account, "lookback_days", 7, 0, 3650))
+        max_pages = int(_option(account, "max_pages", 50, 1, 100_000))
         since = None
-        if isinstance(cursor.get("newest"), str):
-            since = times.format_time(times.parse_time(cursor["newest"]) - lookback)
+        last_newest = _normalised(cursor["newest"]) if isinstance(cursor.get("newest"), str) \
+            else None
+        if last_newest is not None:
+            since = times.format_time(times.parse_time(last_newest) - lookback)
 
         posts, complete, oldest = self._list_feed(api, account, since, max_pages, out)
-        newest = max((p.published_at for p in posts if p.published_at),
-                     default=cursor.get("newest"))
+        newest = max([p.published_at for p in posts if p.published_at]
+                     + ([last_newest] if last_newest else []), default=None)
         for post in posts:
             out.observations.append(view_observation(
                 account, post, "reply" if post.record.parent else "post"))
@@ -327,6 +329,17 @@ class BlueskyCollector:
 
         out.window_start = EARLIEST if complete else oldest
         out.window_end = now
+        if out.window_start is not None:
+            # The account's own replies to other people's posts are all in its feed, so
+            # one archived from the window and not listed now is gone: naming its parent
+            # in `threads` is what makes the framework look it up.
+            for post in posts:
+                if post.record.parent and post.record.parent not in out.listed:
+                    out.threads.add(post.record.parent)
+            for item in known:
+                if (item.kind == "reply" and item.parent_id and item.published_at
+                        and out.window_start <= item.published_at <= now):
+                    out.threads.add(item.parent_id)
         out.cursor = {"handle": handle, "newest": newest}
         out.requests = http.requests - started
         return out
@@ -450,6 +463,8 @@ class BlueskyCollector:
                     out.observations.append(view_observation(
                         account, reply, "reply" if mine else "comment", event))
                 out.listed.add(str(reply.uri))
+                if isinstance(child.get("replies"), list):
+                    out.threads.add(str(reply.uri))  # its replies came too, all of them
                 stack.append((child, child_at))
 
     def _lookup_profile(self, api: _Api, account: AccountConfig,
@@ -555,7 +570,7 @@ def _known_roots(known: Sequence[KnownItem]) -> set[str]:
     parents = {k.item_id: k.parent_id for k in known}
     roots = set()
     for item in known:
-        if item.kind != "comment":
+        if item.kind not in ("comment", "reply"):
             continue
         current, hops = item.parent_id, 0
         while current in parents and parents[current] and hops < 1000:
@@ -572,6 +587,16 @@ def _checked_profile(profile: Any, did: str) -> dict[str, Any]:
     if not isinstance(profile.get("handle"), str) or not profile["handle"]:
         raise MalformedResponse(f"bluesky: getProfile {did}: handle is missing")
     return profile
+
+
+def _option(account: AccountConfig, name: str, default: float, low: float,
+            high: float) -> float:
+    value = account.options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or \
+            not low <= value <= high:
+        raise CollectorError(f"bluesky: option {name} must be a number from {low:g} to "
+                             f"{high:g}, not {value!r}")
+    return float(value)
 
 
 def _hidden_replies(gate: Any, where: str) -> set[str]:

@@ -12,6 +12,7 @@ from archiver.collectors.bluesky import COLLECTOR, EARLIEST, BlueskyCollector
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Transport, TransportSettings
 from archiver.errors import (
+    CollectorError,
     CredentialsRejected,
     MalformedResponse,
     PlatformUnavailable,
@@ -163,7 +164,7 @@ def test_the_whole_reply_tree_is_harvested_with_parents_and_kinds(server, appvie
     assert seen[c2].author == {"id": PUBLIC["navid"][0], "handle": "navid.bsky.social",
                                "name": "نوید"}
     assert seen[c2].text == FA and seen[c2].event is None
-    assert h.threads == {post} and listed_posts(h) == {post, c1, c2, own}
+    assert h.threads == {post, c1, c2, own} and listed_posts(h) == {post, c1, c2, own}
     assert len(posts(h)) == 4
 
 
@@ -178,6 +179,25 @@ def test_a_reply_the_account_hid_is_observed_as_hidden(server, appview, http):
 
     assert seen[rude].event == "hidden" and seen[rude].text == "To je neumnost."
     assert seen[kind].event is None
+
+
+def test_own_replies_to_other_peoples_posts_put_their_parents_in_threads(
+        server, appview, http):
+    theirs = appview.post("Je, barabara imefunguliwa?", "2026-11-30T06:00:00Z", by="amani")
+    mine = appview.post("Bado, Amani.", "2026-11-30T07:00:00Z", parent=theirs)
+    gone = f"at://{DID}/app.bsky.feed.post/3lbqgone2222"
+    elsewhere = f"at://{PUBLIC['rok'][0]}/app.bsky.feed.post/3lbqrok22222"
+    known = [KnownItem(gone, "reply", elsewhere, "2026-11-29T07:00:00.000000Z", "live")]
+
+    h = harvest(server, http, known=known)
+
+    assert by_id(h)[mine].kind == "reply" and mine in h.listed
+    assert {theirs, elsewhere} <= h.threads  # so a deleted own reply gets looked up
+
+
+def test_a_bad_option_is_refused_with_its_name(server, appview, http):
+    with pytest.raises(CollectorError, match="lookback_days"):
+        harvest(server, http, lookback_days="a week")
 
 
 def test_posts_without_replies_cost_no_thread_request(server, appview, http):

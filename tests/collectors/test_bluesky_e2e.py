@@ -172,6 +172,25 @@ def test_a_deleted_post_and_comment_are_archived_deleted_with_bluesky_answer(
     assert_second_run_archives_nothing(archive, account_id, http)
 
 
+def test_a_deleted_nested_comment_and_own_reply_elsewhere_are_found(
+        archive, account_id, appview, http):
+    post = appview.post(SW, ago(40))
+    comment = appview.post("Asante!", ago(35), by="amani", parent=post)
+    nested = appview.post(FA, ago(30), by="navid", parent=comment)
+    theirs = appview.post("Je, barabara imefunguliwa?", ago(25), by="rok")
+    own = appview.post("Bado, Rok.", ago(20), parent=theirs)
+    first, captured = run(archive, account_id, http)
+    assert ("created", "comment", nested) in captured and ("created", "reply", own) in captured
+    appview.delete(nested)
+    appview.delete(own)
+
+    result, captured = run(archive, account_id, http)
+
+    assert sorted(captured) == sorted([("deleted", "comment", nested),
+                                       ("deleted", "reply", own)])
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
 def test_a_renamed_account_edits_only_its_profile(archive, account_id, appview, http):
     post = appview.post(SW, ago(30))
     run(archive, account_id, http)
