@@ -331,3 +331,6 @@ def test_records_officer_finds_every_version_in_every_language_and_nothing_dispo
     indexed.index.remove([edited])
     assert edited not in indexed.every_page(query="druzabnih")
     assert edited not in indexed.every_page(sort="oldest", limit=100)
+    counted = indexed.find(facets=("event",)).facets
+    assert counted is not None and dict(counted["event"])["edited"] == sum(
+        p["event"] == "edited" for p in payloads.values()) - 1
