@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests/api/conftest.py are parameters
 """Accounts: the CLI and /api/v1/accounts contract, on SQLite and PostgreSQL.
 
 Credentials go in and never come out: not in CLI output, API answers, the server's log,
@@ -14,19 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from archiver.api import create_app
 from archiver.catalog import schema as t
 from archiver.cli import main
 from archiver.collectors import accounts as acc
 from archiver.collectors import registry
 from archiver.log.reader import system_records
 from archiver.log.rotation import rotate_kek
-from archiver.tokens import ROLES, create_token
+from archiver.tokens import ROLES
 from archiver.wiring import Archive
+from tests.api.conftest import app, client, tokens  # noqa: F401 - the API's fixtures
 from tests.collectors.fake_platform import PLATFORM, FakeCollector
 from tests.fixtures.backends import backend_env_for
 
@@ -200,21 +200,6 @@ def test_pause_resume_remove_from_the_cli(archive: Archive, cli_env: dict[str, s
 
 
 # -- API -----------------------------------------------------------------------------------
-
-@pytest.fixture
-def app(archive: Archive) -> Flask:
-    return create_app(archive.settings, archive)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def tokens(archive: Archive) -> dict[str, str]:
-    return {role: create_token(archive.catalog, f"test-{role}", [role])[1] for role in ROLES}
-
 
 def auth(tokens: dict[str, str], role: str = "admin") -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens[role]}"}
