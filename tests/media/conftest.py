@@ -17,6 +17,7 @@ import pytest
 
 from archiver.collectors.transport import Transport, TransportSettings
 from archiver.records import MediaBlob, Observation, parse_observation
+from tests.api.conftest import app, client, tokens  # noqa: F401 - the API suite's fixtures
 from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
