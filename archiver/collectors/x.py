@@ -30,7 +30,7 @@ when it runs out the listing stops, the harvest notes say so, and the window is 
 None so that nothing is presumed deleted.
 
 Account options (`AccountConfig.options`):
-  read_budget_per_run    posts a run may read (default 1000)
+  read_budget_per_run    posts a run may read (default 1000; `read_budget` for short)
   read_budget_per_month  posts a calendar month (UTC) may read; None = no limit (default)
   recheck_days           how far back each run lists the timeline again, for edits and
                          deletions (default 7)
@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 from archiver import times
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Transport
-from archiver.errors import CredentialsRejected, MalformedResponse
+from archiver.errors import CollectorError, CredentialsRejected, MalformedResponse
 from archiver.records import Observation
 
 PLATFORM = "x"
@@ -595,16 +595,27 @@ class XCollector:
 
 
 def _options(account: AccountConfig) -> dict[str, Any]:
-    options = {**DEFAULTS, **{k: v for k, v in account.options.items() if k in DEFAULTS}}
-    for name in ("read_budget_per_run", "recheck_days", "first_run_days"):
+    """The account's options over the defaults; a name or value X does not know fails the
+    run naming it (a mistyped budget must not silently become the default)."""
+    given = dict(account.options)
+    if "read_budget" in given:       # the short name docs/collectors.md uses
+        given.setdefault("read_budget_per_run", given.pop("read_budget"))
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise CollectorError(f"x: unknown option(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(DEFAULTS))}")
+    options = {**DEFAULTS, **given}
+    for name in ("read_budget_per_run", "recheck_days", "first_run_days",
+                 "read_budget_per_month"):
         value = options[name]
+        if value is None and name == "read_budget_per_month":
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise MalformedResponse(f"X account {account.id}: option {name} must be a "
-                                    f"non-negative integer, not {value!r}")
-    cap = options["read_budget_per_month"]
-    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 0):
-        raise MalformedResponse(f"X account {account.id}: option read_budget_per_month "
-                                f"must be a non-negative integer or null, not {cap!r}")
+            raise CollectorError(f"x: option {name} must be a whole number >= 0, "
+                                 f"not {value!r}")
+    if not isinstance(options["replies"], bool):
+        raise CollectorError(f"x: option replies must be true or false, not "
+                             f"{options['replies']!r}")
     return options
 
 

@@ -12,6 +12,7 @@ from archiver.collectors.protocol import AccountConfig, KnownItem
 from archiver.collectors.transport import Transport, TransportSettings
 from archiver.collectors.x import COLLECTOR, TWEET_FIELDS, XCollector, snowflake_time
 from archiver.errors import (
+    CollectorError,
     CredentialsRejected,
     MalformedResponse,
     PlatformUnavailable,
@@ -642,10 +643,26 @@ def test_a_huge_page_is_refused(server, x, clock) -> None:
         collector.harvest(account(server), small, {}, [])
 
 
-def test_a_bad_option_is_refused_before_any_request(server, x, http) -> None:
-    with pytest.raises(MalformedResponse, match="read_budget_per_run"):
-        collector.harvest(account(server, read_budget_per_run="lots"), http, {}, [])
+@pytest.mark.parametrize(("options", "named"), [
+    ({"read_budget_per_run": "lots"}, "option read_budget_per_run must be a whole number"),
+    ({"read_budget_per_month": -1}, "option read_budget_per_month must be a whole number"),
+    ({"recheck_days": True}, "option recheck_days"),
+    ({"replies": "yes"}, "option replies must be true or false"),
+    ({"read_budjet": 10}, "unknown option\\(s\\) read_budjet"),
+])
+def test_a_bad_option_is_refused_before_any_request(server, x, http, options, named) -> None:
+    with pytest.raises(CollectorError, match=named):
+        collector.harvest(account(server, **options), http, {}, [])
     assert server.requests == []
+
+
+def test_read_budget_is_the_short_name_of_the_per_run_budget(server, x, http) -> None:
+    for i in range(8):
+        x.post(f"Notice {i}", NOW - timedelta(hours=20 - i))
+
+    harvest = collector.harvest(account(server, read_budget=6, replies=False), http, {}, [])
+
+    assert len(harvest.listed - {PROFILE}) == 6
 
 
 # -- the profile item and the reach of threads -------------------------------------------
