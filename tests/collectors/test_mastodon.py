@@ -467,3 +467,76 @@ def test_a_second_harvest_gives_identical_observations(server, instance, http):
 
 def test_now_is_utc_by_default():
     assert MastodonCollector()._now().tzinfo == UTC
+
+
+@pytest.mark.parametrize(("kind", "url", "mime"), [
+    ("image", "https://h.example/system/a/original/x.png", "image/png"),
+    ("image", "https://h.example/system/a/original/x.jpeg?v=2", "image/jpeg"),
+    ("gifv", "https://h.example/system/a/original/x.mp4", "video/mp4"),
+    ("video", "https://h.example/system/a/original/x.png", None),   # disagrees: no guess
+    ("audio", "https://h.example/system/a/original/x.mp3", "audio/mpeg"),
+    ("unknown", "https://h.example/system/a/original/x.png", None),
+    ("image", None, None),
+])
+def test_media_mime_comes_from_the_file_name_when_it_agrees_with_the_type(kind, url, mime):
+    assert mastodon.media_mime(kind, url) == mime
+
+
+def test_a_known_reply_of_the_window_names_its_parent_as_a_thread(server, instance, http):
+    instance.post(at(2), "<p>x</p>")
+    known = [KnownItem("99", "reply", "112000000000000001", "2024-03-14T11:00:00.000000Z",
+                       "live"),
+             KnownItem("98", "comment", "112000000000000002", "2024-03-14T11:00:00.000000Z",
+                       "live")]
+    h = harvest(server, instance, http, known=known)
+    assert "112000000000000001" in h.threads
+    assert "112000000000000002" not in h.threads
+
+
+def test_a_cursor_of_another_shape_is_read_as_a_first_run(server, instance, http):
+    posts = [instance.post(at(24 * 50 + i), f"<p>{i}</p>", seq=i) for i in range(3)]
+    h = harvest(server, instance, http, cursor={"since_id": 5, "edited": "x",
+                                                "revisit": [1], "profile": None})
+    assert set(statuses_of(h)) == {p["id"] for p in posts}
+    assert h.window_start == "1970-01-01T00:00:00.000000Z"
+
+
+def test_lookup_of_the_profile_gives_the_account_or_its_deletion(server, instance, http):
+    instance.install(server)
+    item = KnownItem(f"account:{ACCOUNT_ID}", "profile", None, None, "live")
+    [live] = collector().lookup(account(server), http, [item])
+    assert (live.kind, live.event, live.text) == ("profile", None, "City of Wrenfield\n@city")
+    server.route("GET", f"/api/v1/accounts/{ACCOUNT_ID}",
+                 Reply.json({"error": "Record not found"}, 404))
+    [gone] = collector().lookup(account(server), http, [item])
+    assert (gone.event, gone.raw) == ("deleted", NOT_FOUND)
+
+
+def test_an_account_that_is_gone_fails_the_harvest(server, instance, http):
+    instance.install(server)
+    server.route("GET", f"/api/v1/accounts/{ACCOUNT_ID}",
+                 Reply.json({"error": "Record not found"}, 404))
+    with pytest.raises(mastodon.CollectorError, match="gone"):
+        collector().harvest(account(server), http, {}, [])
+
+
+def test_a_status_of_another_account_in_the_listing_is_malformed(server, instance, http):
+    post = instance.post(at(1), "<p>x</p>")
+    instance.install(server)
+    server.route("GET", STATUSES, Reply.json([{**post, "account": DANA}]))
+    with pytest.raises(MalformedResponse, match="is by account"):
+        collector().harvest(account(server), http, {}, [])
+
+
+def test_an_answer_for_another_account_is_malformed(server, instance, http):
+    instance.install(server)
+    server.route("GET", f"/api/v1/accounts/{ACCOUNT_ID}", Reply.json(DANA))
+    with pytest.raises(MalformedResponse, match="answered account"):
+        collector().harvest(account(server), http, {}, [])
+
+
+def test_a_base_url_that_is_not_http_is_a_configuration_error(server, instance, http):
+    bad = AccountConfig(id="a", platform="mastodon", platform_id=ACCOUNT_ID, handle="city",
+                        base_url="file:///etc")
+    with pytest.raises(ConfigError):
+        collector().harvest(bad, http, {}, [])

@@ -143,3 +143,19 @@ def test_nothing_is_yielded_before_the_whole_outbox_is_checked(tmp_path):
     reader = read_export(path)
     with pytest.raises(InvalidRequest, match=r"orderedItems\[4\]"):
         next(reader)
+
+
+def test_other_activities_are_skipped_and_a_single_attachment_object_is_read(tmp_path):
+    note = note_activity("112060198503477832", at(48), "<p>x</p>")
+    note["object"]["attachment"] = IMAGE           # JSON-LD: one value, not a list
+    follow = {"id": f"{ACTOR}#follows/1", "type": "Follow", "actor": ACTOR,
+              "object": "https://mstdn.example/users/dana_p"}
+    path = tmp_path / "outbox.json"
+    path.write_bytes(dumps(outbox([follow, note])))
+    [obs] = list(read_export(path))
+    assert obs.media[0]["mime"] == "image/jpeg"
+
+
+def test_a_missing_file_is_refused(tmp_path):
+    with pytest.raises(InvalidRequest, match="no such file"):
+        list(read_export(tmp_path / "nope.zip"))

@@ -173,3 +173,44 @@ def test_stop_ends_the_stream_between_events(server, instance, http, sleeps):
                                        stop=lambda: len(got) >= 2, clock=lambda: NOW):
             got.append(obs)
     assert len(got) == 2
+
+
+def test_a_malformed_event_raises_instead_of_becoming_an_observation(
+        server, instance, http, sleeps):
+    from archiver.errors import MalformedResponse
+    server.route("GET", STREAM, stream_reply(sse(("update", {"id": "1", "content": "x"}))))
+    with pytest.raises(MalformedResponse, match="created_at"):
+        consume(server, http, sleeps, 1)
+    server.route("GET", STREAM, stream_reply(sse(("update", "{not json"))))
+    with pytest.raises(MalformedResponse, match="not JSON"):
+        consume(server, http, sleeps, 1)
+
+
+def test_a_mention_that_does_not_answer_the_account_is_ignored(server, instance, http, sleeps):
+    other = instance.post(at(0.3), "<p>someone else's</p>")
+    other["account"] = FOLLOWED
+    elsewhere = instance.reply(other, at(0.2), "<p>@city look</p>", account=DANA)
+    mine = instance.post(at(0.1), "<p>mine</p>")
+    instance.install(server)
+    note = {"id": "7", "type": "mention", "created_at": api_time(at(0.2)), "account": DANA,
+            "status": elsewhere}
+    favourite = {"id": "8", "type": "favourite", "created_at": api_time(at(0.2)),
+                 "account": DANA, "status": mine}
+    server.route("GET", STREAM, stream_reply(sse(("notification", note),
+                                                 ("notification", favourite),
+                                                 ("update", mine))))
+    [obs] = consume(server, http, sleeps, 1)
+    assert obs.item_id == mine["id"]
+
+
+def test_the_streaming_server_may_live_elsewhere(server, instance, http, sleeps):
+    post = instance.post(at(0.1), "<p>hi</p>")
+    with ReplayServer() as streaming:
+        streaming.route("GET", STREAM, stream_reply(sse(("update", post))))
+        acct = AccountConfig(id="acct-m", platform="mastodon", platform_id=ACCOUNT_ID,
+                             handle="city", base_url=server.url,
+                             credentials={"access_token": TOKEN},
+                             options={"streaming_url": streaming.url})
+        [obs] = islice(stream_observations(acct, http, clock=lambda: NOW,
+                                           sleep=sleeps.append), 1)
+    assert obs.item_id == post["id"] and not server.calls(STREAM)
