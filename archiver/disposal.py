@@ -381,6 +381,7 @@ def execute_run(archive: Archive, run_id: str, actor: Actor, *, clock: Clock = u
                                  executed_by=actor.name))
         tombstone = row.tombstone
     refresh_facts(appender)
+    sync_object_holds(archive, clock)  # WORM legal holds in line before anything goes
     _finish_logged(archive, run_id)  # what an interrupted attempt left half-done
     now = clock()
     i = t.disposition_items.c
