@@ -35,7 +35,7 @@ with it loses nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -79,11 +79,18 @@ MAX_FRAME_BYTES = 4 * 1024 * 1024   # post records are a few KB; a larger frame 
 def jetstream_observations(account_dids: Mapping[str, str | None] | Iterable[str], url: str,
                            cursor: int | None = None, *, idle_timeout: float | None = 60.0,
                            max_frames: int | None = None, open_timeout: float = 10.0,
-                           max_frame_bytes: int = MAX_FRAME_BYTES) -> JetstreamStream:
-    """Observations of the accounts' post commits; `.cursor` is where to resume."""
+                           max_frame_bytes: int = MAX_FRAME_BYTES,
+                           kind_of: Callable[[str], str | None] | None = None
+                           ) -> JetstreamStream:
+    """Observations of the accounts' post commits; `.cursor` is where to resume.
+
+    A delete event carries no record, so it cannot say whether the post was a reply:
+    `kind_of(item_id)` (the archive's kind of the item, e.g. from the catalog) is used
+    when given, else `post`.
+    """
     return JetstreamStream(account_dids, url, cursor, idle_timeout=idle_timeout,
                            max_frames=max_frames, open_timeout=open_timeout,
-                           max_frame_bytes=max_frame_bytes)
+                           max_frame_bytes=max_frame_bytes, kind_of=kind_of)
 
 
 class JetstreamStream:
@@ -91,7 +98,8 @@ class JetstreamStream:
 
     def __init__(self, account_dids: Mapping[str, str | None] | Iterable[str], url: str,
                  cursor: int | None, *, idle_timeout: float | None, max_frames: int | None,
-                 open_timeout: float, max_frame_bytes: int) -> None:
+                 open_timeout: float, max_frame_bytes: int,
+                 kind_of: Callable[[str], str | None] | None = None) -> None:
         handles = (dict(account_dids) if isinstance(account_dids, Mapping)
                    else dict.fromkeys(account_dids))
         if not handles or not all(isinstance(d, str) and d.startswith("did:")
@@ -110,6 +118,7 @@ class JetstreamStream:
         self._max_frames = max_frames
         self._open_timeout = open_timeout
         self._max_bytes = max_frame_bytes
+        self._kind_of = kind_of
         self._at_cursor: set[str] = set()  # v1 frames handled at the cursor's microsecond
 
     # -- the connection -------------------------------------------------------------------
@@ -264,7 +273,8 @@ class JetstreamStream:
         uri = AtUri(did, collection, rkey)
         observed = _time(time)
         if operation == "delete":
-            return Observation(platform=PLATFORM, account=did, item_id=str(uri), kind="post",
+            kind = (self._kind_of(str(uri)) if self._kind_of else None) or "post"
+            return Observation(platform=PLATFORM, account=did, item_id=str(uri), kind=kind,
                                url=post_url(self.handles[did] or did, rkey), raw=raw,
                                observed_at=observed, event="deleted")
         if operation not in ("create", "update"):

@@ -75,6 +75,16 @@ def test_create_update_delete_become_post_and_deleted_observations(js):
     assert s.cursor == position(deleted) and s.problems == []
 
 
+def test_a_deleted_reply_keeps_the_kind_the_archive_knows(js):
+    js.commit(DID, "delete", "3lbqa2222zz")
+    uri = f"at://{DID}/app.bsky.feed.post/3lbqa2222zz"
+
+    [obs] = list(jetstream_observations({DID: HANDLE}, js.url, idle_timeout=5,
+                                        kind_of={uri: "reply"}.get))
+
+    assert (obs.item_id, obs.kind, obs.event) == (uri, "reply", "deleted")
+
+
 def test_the_text_survives_byte_for_byte_and_the_cid_is_kept(js):
     event = js.commit(DID, "create", "3lbqa2222ab", post(SL, langs=["sl"]))
     [obs] = list(stream(js))
