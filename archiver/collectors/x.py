@@ -132,6 +132,7 @@ class XPage:
     errors: list[dict[str, Any]]
     next_token: str | None
     reads: int                   # posts returned (data + includes.tweets): what X bills
+    referenced: dict[str, dict[str, Any]] = field(default_factory=dict)  # includes.tweets
 
 
 def _bad(url: str, where: str, problem: str) -> MalformedResponse:
@@ -282,6 +283,11 @@ def parse_page(body: Any, url: str) -> XPage:
         medium = _parse_media(m, url, f"includes.media[{i}]")
         media[medium.key] = medium
     included_posts = _list(includes, "tweets", url, "includes")
+    referenced = {}
+    for i, ref in enumerate(included_posts):
+        ref = _dict(ref, url, f"includes.tweets[{i}]")
+        ref_id = _str(ref, "id", url, f"includes.tweets[{i}]", digits=True)
+        referenced[ref_id] = ref
     errors = _list(doc, "errors", url, "the answer")
     for i, e in enumerate(errors):
         _dict(e, url, f"errors[{i}]")
@@ -292,7 +298,8 @@ def parse_page(body: Any, url: str) -> XPage:
         raise _bad(url, "meta.result_count", "must be an integer")
     if "data" not in doc and "meta" not in doc and not errors:
         raise _bad(url, "the answer", "has neither data, meta nor errors")
-    return XPage(posts, users, media, errors, next_token, len(posts) + len(included_posts))
+    return XPage(posts, users, media, errors, next_token, len(posts) + len(included_posts),
+                 referenced)
 
 
 # -- the collector ---------------------------------------------------------------------
@@ -334,11 +341,13 @@ class _Run:
     kinds: dict[str, str] = field(default_factory=dict)          # item_id -> listing source
     users: dict[str, XUser] = field(default_factory=dict)
     media: dict[str, XMedia] = field(default_factory=dict)
+    referenced: dict[str, dict[str, Any]] = field(default_factory=dict)
     chain_of: dict[str, str] = field(default_factory=dict)       # any version id -> item_id
 
     def add(self, page: XPage, source: str) -> None:
         self.users.update(page.users)
         self.media.update(page.media)
+        self.referenced.update(page.referenced)
         for post in page.posts:
             for version in post.chain:
                 self.chain_of[version] = post.item_id
@@ -742,6 +751,10 @@ def _observation(run: _Run, post: XPost, observed_at: str) -> Observation:
     raw_media = [run.media[k].raw for k in post.media_keys if k in run.media]
     if raw_media:
         includes["media"] = raw_media
+    refs = [r.get("id") for r in post.raw.get("referenced_tweets") or []]
+    raw_refs = [run.referenced[r] for r in refs if r in run.referenced]
+    if raw_refs:   # the reposted, quoted or answered post, as X expanded it
+        includes["tweets"] = raw_refs
     raw: dict[str, Any] = {"data": post.raw}
     if includes:
         raw["includes"] = includes

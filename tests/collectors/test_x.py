@@ -739,3 +739,22 @@ def test_lookup_of_a_live_profile_gives_it_now(server, x, http) -> None:
     [obs] = collector.lookup(account(server), http, [known(PROFILE, "profile")])
 
     assert obs.event is None and obs.text == "City of Wrenfield\n@WrenfieldCouncil"
+
+
+def test_a_repost_keeps_the_reposted_post_in_raw(server, x, http) -> None:
+    x.user("42", "mayor", "Mayor")
+    original = x.post("Kesho mkutano wa wananchi saa tatu.", NOW - timedelta(hours=5),
+                      author="42", lang="sw")
+    repost = x.post("RT @mayor: Kesho mkutano wa wananchi saa tatu.", NOW - timedelta(hours=4))
+    x.versions[repost]["referenced_tweets"] = [{"type": "retweeted", "id": original}]
+
+    def expanded(req):  # noqa: ANN001, ANN202 - X expands referenced_tweets.id
+        body = json.loads(x.timeline(req).encoded())
+        body.setdefault("includes", {})["tweets"] = [x.versions[original]]
+        return Reply.json(body)
+
+    server.route("GET", f"/2/users/{ACCOUNT_ID}/tweets", expanded)
+    obs = by_id(collector.harvest(account(server), http, {}, []))[repost]
+
+    assert obs.kind == "post" and obs.parent_id is None
+    assert obs.raw["includes"]["tweets"] == [x.versions[original]]
