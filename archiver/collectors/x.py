@@ -302,6 +302,18 @@ def parse_page(body: Any, url: str) -> XPage:
                  referenced)
 
 
+def _listing(body: Any, url: str) -> XPage:
+    """A page of a listing. Errors with no data are about the request itself (the user
+    is suspended or gone, a parameter refused): the run fails saying so, rather than
+    taking an empty page for an empty timeline and presuming every post deleted."""
+    page = parse_page(body, url)
+    if not page.posts and page.errors:
+        said = "; ".join(str(e.get("detail") or e.get("title") or e)[:200]
+                         for e in page.errors[:3])
+        raise CollectorError(f"X {url}: answered with errors and no posts: {said}")
+    return page
+
+
 # -- the collector ---------------------------------------------------------------------
 
 
@@ -463,7 +475,7 @@ class XCollector:
                       "start_time": _api_time(start)}
             if token:
                 params["pagination_token"] = token
-            page = parse_page(_get(http, url, params, headers, harvest), url)
+            page = _listing(_get(http, url, params, headers, harvest), url)
             budget.spend(page.reads)
             for i, post in enumerate(page.posts):
                 if post.author_id != run.account.platform_id:
@@ -490,7 +502,7 @@ class XCollector:
             params = {**_fields(), "query": query, "max_results": size}
             if token:
                 params["next_token"] = token
-            page = parse_page(_get(http, url, params, headers, harvest), url)
+            page = _listing(_get(http, url, params, headers, harvest), url)
             budget.spend(page.reads)
             run.add(page, "thread")
             if not page.next_token:

@@ -758,3 +758,15 @@ def test_a_repost_keeps_the_reposted_post_in_raw(server, x, http) -> None:
 
     assert obs.kind == "post" and obs.parent_id is None
     assert obs.raw["includes"]["tweets"] == [x.versions[original]]
+
+
+def test_a_timeline_answered_with_errors_only_fails_instead_of_looking_empty(
+        server, x, http) -> None:
+    problem = {"value": ACCOUNT_ID, "detail": f"User has been suspended: [{ACCOUNT_ID}].",
+               "title": "Forbidden", "resource_type": "user", "parameter": "id",
+               "resource_id": ACCOUNT_ID,
+               "type": "https://api.twitter.com/2/problems/resource-not-found"}
+    server.route("GET", f"/2/users/{ACCOUNT_ID}/tweets", Reply.json({"errors": [problem]}))
+
+    with pytest.raises(CollectorError, match="User has been suspended"):
+        collector.harvest(account(server), http, {}, [])
