@@ -53,7 +53,7 @@ def read_export(path: Path) -> Iterator[Observation]:
         record = as_json(repo.block(cid, f"record {key}"))
         uri = AtUri(repo.did, collection, rkey)
         try:
-            parsed = PostRecord.parse(record, repo.did, f"{path.name}: record {key}")
+            parsed = PostRecord.parse(record, repo.did, f"record {key}")
         except MalformedResponse as exc:
             raise InvalidRequest(str(exc).removeprefix("bluesky: ")) from None
         yield record_observation(repo.did, uri, parsed,
@@ -65,37 +65,36 @@ class _Repo:
     """The decoded CAR: blocks by CID string, the commit's DID, rev and MST root."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         try:
             car = CAR.from_bytes(path.read_bytes())
         except InvalidCARFile as exc:  # a CAR without roots
-            raise InvalidRequest(f"{path.name}: not a repository CAR: {exc}") from None
+            raise InvalidRequest(f"not a repository CAR: {exc}") from None
         except (ValueError, TypeError, KeyError, IndexError) as exc:  # libipld's refusals
-            raise InvalidRequest(f"{path.name}: not a CAR file "
+            raise InvalidRequest(f"not a CAR file "
                                  f"({exc.__class__.__name__}: {str(exc)[:200]})") from None
         self.blocks: dict[str, Any] = {str(cid): block for cid, block in car.blocks.items()}
         commit = self.block(str(car.root), "the commit (the CAR's root)")
         if not isinstance(commit, dict):
-            raise InvalidRequest(f"{path.name}: the root block is not a repository commit")
+            raise InvalidRequest("the root block is not a repository commit")
         did, data, rev = commit.get("did"), commit.get("data"), commit.get("rev")
         if not (isinstance(did, str) and did.startswith("did:") and isinstance(data, bytes)
                 and commit.get("version") in (2, 3)):
-            raise InvalidRequest(f"{path.name}: the root block is not a repository commit "
-                                 f"(did, version 2 or 3, data)")
+            raise InvalidRequest("the root block is not a repository commit "
+                                 "(did, version 2 or 3, data)")
         self.did = did
         self.rev = rev if isinstance(rev, str) else None
-        self.root = _link(data, "commit.data", path)
+        self.root = _link(data, "commit.data")
 
     def block(self, cid: str, what: str) -> Any:
         """The decoded block `cid`, after checking that its bytes hash to the CID."""
         if cid not in self.blocks:
-            raise InvalidRequest(f"{self.path.name}: {what}: block {cid} is missing "
+            raise InvalidRequest(f"{what}: block {cid} is missing "
                                  f"(an incomplete export)")
         block = self.blocks[cid]
         info = libipld.decode_cid(cid)
         digest = hashlib.sha256(libipld.encode_dag_cbor(block)).digest()
         if info["hash"]["code"] != 0x12 or info["hash"]["digest"] != digest:
-            raise InvalidRequest(f"{self.path.name}: {what}: block {cid} does not match "
+            raise InvalidRequest(f"{what}: block {cid} does not match "
                                  f"its CID (a corrupted or altered file)")
         return block
 
@@ -109,42 +108,42 @@ class _Repo:
                 yield a, b
                 continue
             if b > MAX_MST_DEPTH:
-                raise InvalidRequest(f"{self.path.name}: the record tree is deeper than "
+                raise InvalidRequest(f"the record tree is deeper than "
                                      f"{MAX_MST_DEPTH} levels")
             node = self.block(a, "a record tree node")
             entries = node.get("e") if isinstance(node, dict) else None
             if not isinstance(entries, list):
-                raise InvalidRequest(f"{self.path.name}: block {a} is not a record tree node")
+                raise InvalidRequest(f"block {a} is not a record tree node")
             work: list[tuple[str, Any, Any]] = []
             previous_key = b""  # keys are prefix-compressed within one node only
             if node.get("l") is not None:
-                work.append(("node", _link(node["l"], "l", self.path), b + 1))
+                work.append(("node", _link(node["l"], "l"), b + 1))
             for entry in entries:
                 if not (isinstance(entry, dict) and isinstance(entry.get("p"), int)
                         and isinstance(entry.get("k"), bytes)):
-                    raise InvalidRequest(f"{self.path.name}: a record tree entry in {a} is "
+                    raise InvalidRequest(f"a record tree entry in {a} is "
                                          f"malformed")
                 key_bytes = previous_key[:entry["p"]] + entry["k"]
                 previous_key = key_bytes
                 try:
                     key = key_bytes.decode("utf-8")
                 except UnicodeDecodeError:
-                    raise InvalidRequest(f"{self.path.name}: a record key in {a} is not "
+                    raise InvalidRequest(f"a record key in {a} is not "
                                          f"UTF-8") from None
-                work.append(("key", key, _link(entry.get("v"), "v", self.path)))
+                work.append(("key", key, _link(entry.get("v"), "v")))
                 if entry.get("t") is not None:
-                    work.append(("node", _link(entry["t"], "t", self.path), b + 1))
+                    work.append(("node", _link(entry["t"], "t"), b + 1))
             stack.extend(reversed(work))
 
 
-def _link(value: Any, name: str, path: Path) -> str:
+def _link(value: Any, name: str) -> str:
     """A binary CID (as libipld decodes DAG-CBOR links) as its string form."""
     if not isinstance(value, bytes):
-        raise InvalidRequest(f"{path.name}: '{name}' is not a link")
+        raise InvalidRequest(f"'{name}' is not a link")
     try:
         return libipld.encode_cid(value)
     except ValueError:
-        raise InvalidRequest(f"{path.name}: '{name}' is not a valid CID") from None
+        raise InvalidRequest(f"'{name}' is not a valid CID") from None
 
 
 def as_json(value: Any) -> Any:
