@@ -312,7 +312,8 @@ class BlueskyCollector:
             since = times.format_time(times.parse_time(last_newest) - lookback)
 
         posts, complete, oldest = self._list_feed(api, account, since, max_pages, out)
-        newest = max([p.published_at for p in posts if p.published_at]
+        # A client may write a createdAt in the future; it must not push the look-back.
+        newest = max([p.published_at for p in posts if p.published_at and p.published_at <= now]
                      + ([last_newest] if last_newest else []), default=None)
         for post in posts:
             out.observations.append(view_observation(
@@ -324,8 +325,8 @@ class BlueskyCollector:
             replies = post.raw.get("replyCount")
             if replies == 0 and str(post.uri) not in roots_with_comments:
                 continue  # nothing to fetch, and nothing archived under it to re-check
-            self._thread(api, account, post, out)
-            out.threads.add(str(post.uri))
+            if self._thread(api, account, post, out):
+                out.threads.add(str(post.uri))
 
         out.window_start = EARLIEST if complete else oldest
         out.window_end = now
@@ -387,6 +388,7 @@ class BlueskyCollector:
         """
         posts: list[PostView] = []
         seen: set[str] = set()
+        cursors: set[str] = set()
         page_cursor: str | None = None
         oldest: str | None = None
         for page_no in range(max_pages):
@@ -414,6 +416,10 @@ class BlueskyCollector:
                 raise MalformedResponse(f"bluesky: {where}: cursor is not a string")
             if not page_cursor or not feed:
                 return posts, True, oldest
+            if page_cursor in cursors:
+                raise MalformedResponse(f"bluesky: {where}: the cursor {page_cursor!r} "
+                                        f"points back to a page already read")
+            cursors.add(page_cursor)
             if since is not None and oldest is not None and oldest < since:
                 return posts, False, oldest
         out.notes.append(f"feed listing stopped after {max_pages} pages; older posts are "
@@ -421,13 +427,14 @@ class BlueskyCollector:
         return posts, False, oldest
 
     def _thread(self, api: _Api, account: AccountConfig, post: PostView,
-                out: Harvest) -> None:
-        """Every reply under `post`, at any depth; the hidden ones marked `hidden`."""
+                out: Harvest) -> bool:
+        """Every reply under `post`, at any depth, the hidden ones marked `hidden`;
+        False when the post was gone by the time its thread was asked for."""
         answer = api.call("app.bsky.feed.getPostThread",
                           {"uri": str(post.uri), "depth": THREAD_DEPTH, "parentHeight": 0},
                           not_found=True)
         if answer is None:
-            return  # deleted between the feed and the thread: the next run's lookup decides
+            return False  # deleted between the feed and the thread: a later lookup decides
         where = f"getPostThread {post.uri}"
         hidden = _hidden_replies(answer.get("threadgate"), where)
         thread = _field(answer, "thread", dict, where)
@@ -466,6 +473,7 @@ class BlueskyCollector:
                 if isinstance(child.get("replies"), list):
                     out.threads.add(str(reply.uri))  # its replies came too, all of them
                 stack.append((child, child_at))
+        return True
 
     def _lookup_profile(self, api: _Api, account: AccountConfig,
                         item: KnownItem) -> Observation:

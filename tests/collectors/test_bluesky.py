@@ -481,6 +481,36 @@ def test_a_later_run_lists_back_to_the_lookback_and_says_where_it_stopped(
     assert h.cursor["newest"] == "2026-11-28T09:00:00.000000Z"
 
 
+def test_a_cursor_that_points_back_is_malformed(server, appview, http):
+    appview.post(SW, "2026-11-30T07:10:33Z")
+    page = {"feed": [{"post": appview.view(next(iter(appview.posts)))}], "cursor": "same"}
+    appview.script("app.bsky.feed.getAuthorFeed", *[Reply.json(page)] * 3)
+
+    with pytest.raises(MalformedResponse, match="points back to a page already read"):
+        harvest(server, http)
+
+
+def test_a_post_dated_in_the_future_does_not_move_the_look_back(server, appview, http):
+    appview.post("Kesho", "2099-01-01T00:00:00Z")
+    appview.post(SW, "2026-11-30T07:10:33Z")
+
+    h = harvest(server, http, cursor={"newest": "2026-11-29T00:00:00Z"})
+
+    assert h.cursor["newest"] == "2026-11-30T07:10:33.000000Z"
+
+
+def test_a_post_deleted_before_its_thread_is_read_is_not_claimed_as_a_thread(
+        server, appview, http):
+    post = appview.post(SW, "2026-11-30T07:10:33Z")
+    appview.post("Asante!", "2026-11-30T07:20:00Z", by="amani", parent=post)
+    appview.script("app.bsky.feed.getPostThread", Reply.json(
+        {"error": "NotFound", "message": f"Post not found: {post}"}, 400))
+
+    h = harvest(server, http)
+
+    assert post in h.listed and post not in h.threads
+
+
 def test_a_first_run_stops_at_max_pages_and_says_so(server, appview, http, monkeypatch):
     monkeypatch.setattr("archiver.collectors.bluesky.FEED_PAGE", 10)
     for day in range(1, 29):
