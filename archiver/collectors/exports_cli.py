@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 from archiver.collectors import accounts as acc
+from archiver.collectors.runner import observation_input, remember_published, with_account
 from archiver.errors import ArchiveError, InvalidObservation, InvalidRequest
 from archiver.ingest import IngestSummary
 from archiver.records import Observation, parse_observation
@@ -48,9 +49,9 @@ def read_all(platform: str, path: Path, *, max_text_bytes: int) -> list[Observat
             if obs.platform != platform:
                 raise InvalidRequest(f"{path}: item {n} is a {obs.platform} item, not "
                                      f"{platform}")
-            # The same rules as ingest: the reader's output passes parse_observation.
-            parse_observation(_as_input(obs), max_text_bytes=max_text_bytes, line=n)
-            out.append(obs)
+            # The same rules as ingest; times come back normalised to UTC.
+            out.append(parse_observation(observation_input(obs),
+                                         max_text_bytes=max_text_bytes, line=n))
     except InvalidObservation as exc:
         raise InvalidRequest(f"{path}: {exc}") from None
     except ArchiveError as exc:
@@ -62,14 +63,6 @@ def read_all(platform: str, path: Path, *, max_text_bytes: int) -> list[Observat
     if not out:
         raise InvalidRequest(f"{path}: the export holds no items")
     return out
-
-
-def _as_input(obs: Observation) -> dict[str, object]:
-    """The observation as ingest's input JSON (so that the one validator checks it)."""
-    fields = ("platform", "account", "item_id", "kind", "text", "author", "parent_id",
-              "published_at", "observed_at", "url", "lang", "media", "raw", "event")
-    return {f: getattr(obs, f) for f in fields
-            if getattr(obs, f) is not None and not (f == "media" and not obs.media)}
 
 
 def import_export(archive: Archive, platform: str, path: Path, *,
@@ -84,9 +77,7 @@ def import_export(archive: Archive, platform: str, path: Path, *,
     observations = read_all(platform, path,
                             max_text_bytes=archive.settings.capture.max_text_bytes)
     if account is not None:
-        from archiver.collectors.runner import with_account
         observations = with_account(observations, account.platform_id)
     summary = archive.ingestor.ingest(observations, first_event="observed")
-    from archiver.collectors.runner import remember_published
     remember_published(archive.appender, observations)
     return summary

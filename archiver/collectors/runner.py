@@ -41,7 +41,7 @@ from archiver.errors import (
 )
 from archiver.log.appender import Appender
 from archiver.log.envelope import parse_line, segment_key
-from archiver.records import EVENTS, Observation
+from archiver.records import EVENTS, Observation, parse_observation
 from archiver.times import TimeFormatError, format_time
 from archiver.wiring import Archive
 
@@ -81,11 +81,12 @@ def collect_account(archive: Archive, account_id: str, *, transport: Transport |
         known = known_items(archive.appender, account.platform, account.platform_id)
         harvest = collector.harvest(config, http, dict(stored_cursor), known)
         _check_harvest(harvest)
-        observations = _checked(harvest.observations, config)
+        cap = archive.settings.capture.max_text_bytes
+        observations = _checked(harvest.observations, config, cap)
         candidates = deletion_candidates(known, harvest)
         if candidates:
             looked = [k.item_id for k in candidates]
-            observations += _checked(collector.lookup(config, http, candidates), config)
+            observations += _checked(collector.lookup(config, http, candidates), config, cap)
         result.notes.extend(harvest.notes)
         observations, media = _download_media(http, observations, result.notes)
         summary = (archive.ingestor.ingest(observations, media=media) if media
@@ -155,8 +156,10 @@ def _check_harvest(h: Any) -> None:
         raise MalformedResponse("a harvest window needs both its start and its end")
 
 
-def _checked(observations: Sequence[Any], account: AccountConfig) -> list[Observation]:
-    """Every observation is of this account and platform: a collector bug otherwise."""
+def _checked(observations: Sequence[Any], account: AccountConfig, max_text_bytes: int
+             ) -> list[Observation]:
+    """Each observation through `archiver ingest`'s validation (times normalised to UTC,
+    sizes, types), and of this account and platform: a collector bug otherwise."""
     out = []
     for obs in observations:
         if not isinstance(obs, Observation):
@@ -165,8 +168,20 @@ def _checked(observations: Sequence[Any], account: AccountConfig) -> list[Observ
         if obs.platform != account.platform or obs.account != account.platform_id:
             raise MalformedResponse(f"observation {obs.item_id!r} is of {obs.platform} "
                                     f"account {obs.account!r}, not of this account")
-        out.append(obs)
+        try:
+            out.append(parse_observation(observation_input(obs),
+                                         max_text_bytes=max_text_bytes))
+        except InvalidObservation as exc:
+            raise MalformedResponse(f"observation {obs.item_id!r}: {exc.reason}") from None
     return out
+
+
+def observation_input(obs: Observation) -> dict[str, Any]:
+    """The observation as ingest's input JSON, so that the one validator checks it."""
+    fields = ("platform", "account", "item_id", "kind", "text", "author", "parent_id",
+              "published_at", "observed_at", "url", "lang", "media", "raw", "event")
+    return {f: getattr(obs, f) for f in fields
+            if getattr(obs, f) is not None and not (f == "media" and not obs.media)}
 
 
 def deletion_candidates(known: Sequence[KnownItem], harvest: Harvest) -> list[KnownItem]:

@@ -409,3 +409,25 @@ def test_media_of_a_run_are_downloaded_and_referenced_by_sha256(
     assert media[0]["sha256"] == hashlib.sha256(PNG).hexdigest()
     assert "sha256" not in media[1]
     assert run(archive, account).events == {e: 0 for e in result.events}  # nothing new
+
+
+def test_an_observation_that_fails_validation_fails_the_run_and_archives_nothing(
+        archive: Archive, account: acc.Account, platform: FakeSocial) -> None:
+    platform.post("102", "Habari", "yesterday at noon")
+    result = run(archive, account)
+    assert result.outcome == "failed"
+    assert "observation '102'" in result.error and "RFC 3339" in result.error
+    assert item_state(archive, "100") is None
+
+
+def test_publication_times_are_compared_in_utc_whatever_the_offset(
+        archive: Archive, account: acc.Account, platform: FakeSocial,
+        server: ReplayServer) -> None:
+    run(archive, account)                   # 101 was published 2 h ago, given at +03:30
+    platform.delete("101")
+    platform.window = (ago(2.25), ago(1.75))
+    assert run(archive, account).looked_up == 1
+    platform.post("101", PERSIAN, ago(2))
+    platform.delete("100")
+    platform.window = (ago(1.9), ago(-1))   # 100 (3 h ago) and 101 (2 h ago) outside
+    assert run(archive, account).looked_up == 0
