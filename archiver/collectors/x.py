@@ -40,6 +40,7 @@ Account options (`AccountConfig.options`):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,7 @@ DEFAULTS: Mapping[str, Any] = {
 _SNOWFLAKE_EPOCH_MS = 1288834974657
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _ENTITY = re.compile(r"&(amp|lt|gt);")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
                 "gif": "image/gif", "webp": "image/webp"}
@@ -133,6 +135,7 @@ class XPage:
     next_token: str | None
     reads: int                   # posts returned (data + includes.tweets): what X bills
     referenced: dict[str, dict[str, Any]] = field(default_factory=dict)  # includes.tweets
+    repaired: str | None = None  # the URL, when unpaired surrogates were replaced
 
 
 def _bad(url: str, where: str, problem: str) -> MalformedResponse:
@@ -259,8 +262,19 @@ def _parse_media(obj: Any, url: str, where: str) -> XMedia:
     return XMedia(key, kind, preview, _IMAGE_TYPES.get(ext), alt, m)
 
 
+def repair_surrogates(body: Any) -> tuple[Any, bool]:
+    """X's JSON may escape half of a UTF-16 pair (a post cut inside an emoji): such a
+    string is not Unicode and can be neither stored nor served. Each unpaired half
+    becomes U+FFFD; (body, whether anything was replaced)."""
+    text = json.dumps(body, ensure_ascii=False)
+    if not _SURROGATE.search(text):
+        return body, False
+    return json.loads(_SURROGATE.sub("\ufffd", text)), True
+
+
 def parse_page(body: Any, url: str) -> XPage:
     """A v2 list answer: `data` (a list, or one object), `includes`, `errors`, `meta`."""
+    body, repaired = repair_surrogates(body)
     doc = _dict(body, url, "the answer")
     data = doc.get("data")
     if data is None:
@@ -299,7 +313,7 @@ def parse_page(body: Any, url: str) -> XPage:
     if "data" not in doc and "meta" not in doc and not errors:
         raise _bad(url, "the answer", "has neither data, meta nor errors")
     return XPage(posts, users, media, errors, next_token, len(posts) + len(included_posts),
-                 referenced)
+                 referenced, url if repaired else None)
 
 
 def _listing(body: Any, url: str) -> XPage:
@@ -355,11 +369,14 @@ class _Run:
     media: dict[str, XMedia] = field(default_factory=dict)
     referenced: dict[str, dict[str, Any]] = field(default_factory=dict)
     chain_of: dict[str, str] = field(default_factory=dict)       # any version id -> item_id
+    repaired: set[str] = field(default_factory=set)              # endpoints, for the notes
 
     def add(self, page: XPage, source: str) -> None:
         self.users.update(page.users)
         self.media.update(page.media)
         self.referenced.update(page.referenced)
+        if page.repaired:
+            self.repaired.add(page.repaired.split("?")[0])
         for post in page.posts:
             for version in post.chain:
                 self.chain_of[version] = post.item_id
@@ -433,6 +450,9 @@ class XCollector:
         if before and me.username.lower() != before.lower():
             harvest.notes.append(f"account renamed: @{before} is now @{me.username}")
 
+        harvest.notes.extend(
+            f"{url}: X sent unpaired UTF-16 surrogates (not Unicode); each was archived as "
+            f"U+FFFD" for url in sorted(run.repaired))
         observed_at = times.format_time(now)
         profile = profile_observation(account, me, observed_at)
         harvest.observations.append(profile)

@@ -770,3 +770,19 @@ def test_a_timeline_answered_with_errors_only_fails_instead_of_looking_empty(
 
     with pytest.raises(CollectorError, match="User has been suspended"):
         collector.harvest(account(server), http, {}, [])
+
+
+def test_unpaired_surrogates_from_x_become_replacement_characters_and_a_note(
+        server, x, http) -> None:
+    post = x.post("placeholder", NOW - timedelta(hours=1))
+
+    def cut(req):  # noqa: ANN001, ANN202 - X cut an emoji in half: \ud83c, no low half
+        raw = x.timeline(req).encoded().replace(b"placeholder", b"Mafuriko \\ud83c")
+        return Reply(200, raw, {"Content-Type": "application/json"})
+
+    server.route("GET", f"/2/users/{ACCOUNT_ID}/tweets", cut)
+    harvest = collector.harvest(account(server), http, {}, [])
+
+    obs = by_id(harvest)[post]
+    assert obs.text == "Mafuriko \ufffd" and obs.raw["data"]["text"] == "Mafuriko \ufffd"
+    assert any("unpaired UTF-16 surrogates" in n for n in harvest.notes)

@@ -200,6 +200,17 @@ def test_a_deleted_post_gives_its_content_then_its_deletion(tmp_path: Path) -> N
     assert deletion.observed_at == "2024-03-09T14:00:00.000000Z"
 
 
+def test_an_unpaired_surrogate_becomes_a_replacement_character(tmp_path: Path) -> None:
+    js = ytd("tweets", 0, [tweet("1766102861576025791", "RT @mayor: Mafuriko PLACE",
+                                 "Sat Mar 09 07:10:33 +0000 2024")])
+    path = make_zip(tmp_path, {"data/account.js": ACCOUNT,
+                               "data/tweets.js": js.replace("PLACE", "\\ud83c")})
+
+    [obs] = read_export(path)
+
+    assert obs.text == "RT @mayor: Mafuriko \ufffd"
+
+
 # -- what is not an X archive -----------------------------------------------------------
 
 

@@ -25,6 +25,9 @@ posts: this import is how an account's older history enters the archive.
 Not read: long posts' full text in `note-tweet.js` (their `full_text` is the first 280
 characters), media files in `tweets_media/` (media are referenced by their URLs).
 
+Half of a UTF-16 pair escaped alone (a post cut inside an emoji) is not Unicode: it
+becomes U+FFFD, as in the collector.
+
 Zip bombs: members are read with a size cap (declared size checked first, bytes counted
 while reading), the number of members is capped, and nothing is yielded before every
 post has been read and checked.
@@ -42,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import times
-from archiver.collectors.x import PLATFORM, plain_text, snowflake_time
+from archiver.collectors.x import PLATFORM, plain_text, repair_surrogates, snowflake_time
 from archiver.errors import InvalidRequest
 from archiver.records import Observation
 
@@ -171,7 +174,7 @@ def _ytd(text: str, name: str, allowed: set[str]) -> list[Any]:
         raise InvalidRequest(f"{name}: not JSON after the assignment ({exc})") from None
     if not isinstance(value, list):
         raise InvalidRequest(f"{name}: the assignment is not a list")
-    return value
+    return repair_surrogates(value)[0]
 
 
 def _account(entries: list[Any], name: str) -> ArchiveAccount:
