@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.capture import normalized_time
 from archiver.catalog import schema as t
@@ -293,8 +294,18 @@ def remember_published(appender: Appender, observations: Sequence[Observation]) 
 
 
 def _cache_published(appender: Appender, platform: str, times: dict[str, str | None]) -> None:
+    """Best effort: a cache miss costs one log read later, never a failed run."""
     if not times:
         return
+    try:
+        _insert_published(appender, platform, times)
+    except SQLAlchemyError as exc:  # e.g. two workers caching the same item at once
+        log.warning("publication times not cached (%s): %s", platform,
+                    exc.__class__.__name__)
+
+
+def _insert_published(appender: Appender, platform: str,
+                      times: dict[str, str | None]) -> None:
     with appender.p.catalog.writer() as conn:
         ids = list(times)
         have: set[str] = set()
