@@ -94,6 +94,7 @@ class Status:
     media: tuple[Media, ...]
     reblog: Status | None
     raw: dict[str, Any]
+    replies_count: int | None = None
 
 
 class _Doc:
@@ -187,7 +188,16 @@ def parse_status(obj: Any, where: str) -> Status:
         account=parse_account(d.obj.get("account"), f"{where}.account"),
         content=d.str("content"), spoiler_text=d.str("spoiler_text", default=""),
         language=d.opt_str("language"), url=d.opt_str("url"), uri=d.opt_str("uri"),
-        media=media, reblog=reblog, raw=obj)
+        media=media, reblog=reblog, raw=obj, replies_count=_count(d, "replies_count"))
+
+
+def _count(d: _Doc, key: str) -> int | None:
+    value = d.obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise d._bad(key, "must be a non-negative integer")
+    return value
 
 
 def parse_statuses(obj: Any, where: str) -> list[Status]:
@@ -602,7 +612,17 @@ class MastodonCollector:
 
         # Threads: top-level posts first, so that a reply inside a fetched thread needs
         # no second request (its descendants are a part of its root's).
-        roots = sorted((s for s in in_scope if s.reblog is None),
+        # A status of the queried server itself with no reply (`replies_count` 0) costs
+        # no request: replies from anywhere are delivered to a status' own server, so its
+        # count is complete there. Statuses seen through another server (whose count
+        # is only what that server knows, and whose context read starts the fetching of
+        # more, 4.4's async refresh) and statuses the archive holds comments under
+        # (their deletion must be seen) are always read.
+        parents = {k.parent_id for k in known if k.parent_id}
+        here = urlsplit(api.base).netloc
+        roots = sorted((s for s in in_scope if s.reblog is None and not (
+                            s.replies_count == 0 and s.id not in parents
+                            and urlsplit(s.uri or "").netloc == here)),
                        key=lambda s: (s.in_reply_to_id is not None, id_key(s.id)))
         next_revisit: dict[str, int] = {}
         order = [s.id for s in roots]

@@ -140,6 +140,7 @@ class FakeMastodon:
                                account=account or self.account, in_reply_to=parent["id"],
                                in_reply_to_account=parent["account"]["id"], **kw)
         self.statuses[status["id"]] = status
+        parent["replies_count"] += 1       # as Mastodon counts the replies it knows
         return status
 
     def boost(self, original: dict[str, Any], at: datetime) -> dict[str, Any]:
@@ -159,6 +160,9 @@ class FakeMastodon:
     def delete(self, status: dict[str, Any]) -> None:
         self.statuses.pop(status["id"], None)
         self.gone.add(status["id"])
+        parent = self.statuses.get(status["in_reply_to_id"] or "")
+        if parent is not None:
+            parent["replies_count"] -= 1
 
     def rename(self, username: str | None = None, display_name: str | None = None) -> None:
         if username:

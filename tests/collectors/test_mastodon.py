@@ -540,3 +540,24 @@ def test_a_base_url_that_is_not_http_is_a_configuration_error(server, instance, 
                         base_url="file:///etc")
     with pytest.raises(ConfigError):
         collector().harvest(bad, http, {}, [])
+
+
+def test_a_local_status_without_replies_costs_no_thread_request(server, instance, http):
+    quiet = instance.post(at(3), "<p>quiet</p>")
+    busy = instance.post(at(2), "<p>busy</p>")
+    instance.reply(busy, at(1), "<p>hi</p>", account=DANA)
+    emptied = instance.post(at(1.5), "<p>its only comment was deleted</p>")
+    for status in (quiet, busy, emptied):      # statuses of the queried server itself
+        status["uri"] = f"{server.url}/users/city/statuses/{status['id']}"
+    known = [KnownItem("55", "comment", emptied["id"], "2024-03-14T11:00:00.000000Z",
+                       "live")]
+    h = harvest(server, instance, http, known=known)
+    contexts = {r.path.split("/")[4] for r in server.requests if r.path.endswith("/context")}
+    assert contexts == {busy["id"], emptied["id"]}
+    assert quiet["id"] not in h.threads and emptied["id"] in h.threads
+
+
+def test_a_status_seen_through_another_server_is_always_read(server, instance, http):
+    remote = instance.post(at(3), "<p>replies may still be on their way</p>")
+    harvest(server, instance, http)
+    assert server.calls(f"/api/v1/statuses/{remote['id']}/context")
