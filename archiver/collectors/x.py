@@ -73,12 +73,17 @@ DEFAULTS: Mapping[str, Any] = {
 }
 # Snowflake ids carry their creation time: milliseconds since the Twitter epoch, shifted.
 _SNOWFLAKE_EPOCH_MS = 1288834974657
-_DIGITS = re.compile(r"[0-9]{1,19}")
+POST_ID = re.compile(r"[0-9]{1,19}")     # X's ids: decimal, at most 19 digits (int64)
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
                 "gif": "image/gif", "webp": "image/webp"}
+
+
+def image_type(url: str | None) -> str | None:
+    """The type X's image URLs name by their extension (`.jpg`, `.png`...), or None."""
+    return _IMAGE_TYPES.get((url or "").rsplit(".", 1)[-1].lower())
 
 
 # -- typed values, parsed once at the edge --------------------------------------------
@@ -151,7 +156,7 @@ def _str(obj: Mapping[str, Any], key: str, url: str, where: str, *,
         return None
     if not isinstance(value, str):
         raise _bad(url, f"{where}.{key}", f"must be a string, not {type(value).__name__}")
-    if digits and not _DIGITS.fullmatch(value):
+    if digits and not POST_ID.fullmatch(value):
         raise _bad(url, f"{where}.{key}", f"must be a numeric id, not {value[:40]!r}")
     return value
 
@@ -189,7 +194,7 @@ def parse_post(obj: Any, url: str, where: str) -> XPost:
                          f"{where}.note_tweet")
         text = note_text or text
     chain_raw = _list(t, "edit_history_tweet_ids", url, where) or [post_id]
-    if not all(isinstance(i, str) and _DIGITS.fullmatch(i) for i in chain_raw):
+    if not all(isinstance(i, str) and POST_ID.fullmatch(i) for i in chain_raw):
         raise _bad(url, f"{where}.edit_history_tweet_ids", "must be a list of numeric ids")
     if post_id not in chain_raw:
         raise _bad(url, f"{where}.edit_history_tweet_ids", f"does not hold the post's own "
@@ -241,8 +246,7 @@ def _parse_media(obj: Any, url: str, where: str) -> XMedia:
     alt = _str(m, "alt_text", url, where, required=False)
     if kind == "photo":
         media_url = _str(m, "url", url, where, required=False)
-        ext = (media_url or "").rsplit(".", 1)[-1].lower()
-        return XMedia(key, kind, media_url, _IMAGE_TYPES.get(ext), alt, m)
+        return XMedia(key, kind, media_url, image_type(media_url), alt, m)
     # video and animated_gif: the best MP4 variant; the HLS playlist is not a file
     best: tuple[int, str, str] | None = None
     for i, v in enumerate(_list(m, "variants", url, where)):
@@ -258,8 +262,7 @@ def _parse_media(obj: Any, url: str, where: str) -> XMedia:
     if best is not None:
         return XMedia(key, kind, best[1], best[2], alt, m)
     preview = _str(m, "preview_image_url", url, where, required=False)
-    ext = (preview or "").rsplit(".", 1)[-1].lower()
-    return XMedia(key, kind, preview, _IMAGE_TYPES.get(ext), alt, m)
+    return XMedia(key, kind, preview, image_type(preview), alt, m)
 
 
 def repair_surrogates(body: Any) -> tuple[Any, bool]:
@@ -575,7 +578,7 @@ class XCollector:
                     found[k.item_id] = obs
         known = {k.item_id: k for k in items if k.kind != "profile"}
         for k in known.values():
-            if not _DIGITS.fullmatch(k.item_id):
+            if not POST_ID.fullmatch(k.item_id):
                 raise MalformedResponse(f"X lookup: item id {k.item_id!r} is not a post id")
         url = f"{base}/2/tweets"
         for batch in _batches(list(known), LOOKUP_BATCH):
@@ -613,7 +616,7 @@ class XCollector:
         """`GET /2/users/:id`: the profile now, `deleted` on "Not Found Error", else None
         (a suspended account is "Forbidden": not gone, not visible)."""
         user_id = k.item_id.removeprefix(PROFILE_PREFIX)
-        if not _DIGITS.fullmatch(user_id):
+        if not POST_ID.fullmatch(user_id):
             raise MalformedResponse(f"X lookup: {k.item_id!r} is not a profile item id")
         url = f"{base}/2/users/{user_id}"
         doc = _dict(_get(http, url, {"user.fields": USER_FIELDS}, headers, Harvest()), url,

@@ -45,20 +45,24 @@ from pathlib import Path
 from typing import Any
 
 from archiver import times
-from archiver.collectors.x import PLATFORM, plain_text, repair_surrogates, snowflake_time
+from archiver.collectors.x import (
+    PLATFORM,
+    POST_ID,
+    image_type,
+    plain_text,
+    repair_surrogates,
+    snowflake_time,
+)
 from archiver.errors import InvalidRequest
 from archiver.records import Observation
 
 MAX_MEMBER_BYTES = 512 * 1024 ** 2      # one tweets-partN.js, decompressed
 MAX_TOTAL_BYTES = 2 * 1024 ** 3         # every member read, decompressed
 MAX_MEMBERS = 1_000_000                 # names in the zip's directory
-_DIGITS = re.compile(r"[0-9]{1,19}")
 _YTD = re.compile(r"\A\ufeff?\s*window\.YTD\.([A-Za-z_]+)\.part([0-9]+)\s*=\s*")
 _MANIFEST = re.compile(r"\A\ufeff?\s*window\.__THAR_CONFIG\s*=\s*")
 _TWEETS = re.compile(r"(?:^|/)data/(tweets?|deleted-tweets)(?:-part([0-9]+))?\.js$")
 _MEDIA_KEY_PREFIX = {"photo": "3", "video": "7", "animated_gif": "16"}
-_IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
-                "gif": "image/gif", "webp": "image/webp"}
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,7 @@ def _account(entries: list[Any], name: str) -> ArchiveAccount:
         raise InvalidRequest(f"{name}: not one {{\"account\": {{...}}}} entry")
     a = entries[0]["account"]
     account_id, username = a.get("accountId"), a.get("username")
-    if not isinstance(account_id, str) or not _DIGITS.fullmatch(account_id):
+    if not isinstance(account_id, str) or not POST_ID.fullmatch(account_id):
         raise InvalidRequest(f"{name}: accountId is not a numeric id")
     if not isinstance(username, str) or not username:
         raise InvalidRequest(f"{name}: username is missing")
@@ -221,7 +225,7 @@ def _version(entry: Any, where: str, *, deleted: bool) -> _Version:
         raise InvalidRequest(f"{where}: not a {{\"tweet\": {{...}}}} entry")
     t = entry["tweet"]
     post_id = t.get("id_str")
-    if not isinstance(post_id, str) or not _DIGITS.fullmatch(post_id):
+    if not isinstance(post_id, str) or not POST_ID.fullmatch(post_id):
         raise InvalidRequest(f"{where}: id_str is not a numeric id")
     text = t.get("full_text", t.get("text"))
     if not isinstance(text, str):
@@ -230,7 +234,7 @@ def _version(entry: Any, where: str, *, deleted: bool) -> _Version:
     initial = edit.get("initial") if isinstance(edit.get("initial"), dict) else {}
     later = edit.get("edit") if isinstance(edit.get("edit"), dict) else {}
     item_id = later.get("initialTweetId") or (initial.get("editTweetIds") or [post_id])[0]
-    if not isinstance(item_id, str) or not _DIGITS.fullmatch(item_id):
+    if not isinstance(item_id, str) or not POST_ID.fullmatch(item_id):
         raise InvalidRequest(f"{where}: edit_info names no numeric initial id")
     deleted_at = _v1_time(t.get("deleted_at"), f"{where}.deleted_at") if deleted else None
     return _Version(entry, post_id, item_id, _v1_time(t.get("created_at"), where),
@@ -266,7 +270,7 @@ def _observation(account: ArchiveAccount, v: _Version, item_id: str, published: 
                  observed_at: str, chain_of: dict[str, str]) -> Observation:
     t = v.entry["tweet"]
     parent = t.get("in_reply_to_status_id_str")
-    if parent is not None and (not isinstance(parent, str) or not _DIGITS.fullmatch(parent)):
+    if parent is not None and (not isinstance(parent, str) or not POST_ID.fullmatch(parent)):
         raise InvalidRequest(f"{v.where}: in_reply_to_status_id_str is not a numeric id")
     parent = chain_of.get(parent, parent) if parent else None
     lang = t.get("lang") if isinstance(t.get("lang"), str) else None
@@ -302,7 +306,7 @@ def _media(t: dict[str, Any], where: str) -> list[dict[str, Any]]:
             best = max(mp4, key=lambda x: int(str(x.get("bitrate") or 0)))
             url, mime = best["url"], "video/mp4"
         elif isinstance(url, str):
-            mime = _IMAGE_TYPES.get(url.rsplit(".", 1)[-1].lower())
+            mime = image_type(url)
         alt = m.get("ext_alt_text")
         out.append({"id": key, "url": url if isinstance(url, str) else None, "mime": mime,
                     "alt": alt if isinstance(alt, str) else None})
