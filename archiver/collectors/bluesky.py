@@ -460,18 +460,18 @@ class BlueskyCollector:
                                             f"{_short(kind)}")
                 reply = PostView.parse(child.get("post"), f"{child_at}.post")
                 mine = reply.author_did == account.platform_id
-                event = "hidden" if str(reply.uri) in hidden else None
-                if event or str(reply.uri) not in out.listed:
+                uri = str(reply.uri)
+                event = "hidden" if uri in hidden else None
+                if event:  # the thread gate's word replaces what the feed said of it
+                    out.observations = [o for o in out.observations if o.item_id != uri]
+                if event or uri not in out.listed:
                     # The account's own replies are in its feed already: one observation
-                    # per item and run, unless the thread gate says more (hidden).
-                    out.observations = [o for o in out.observations
-                                        if o.item_id != str(reply.uri)] if event else \
-                        out.observations
+                    # per item and run.
                     out.observations.append(view_observation(
                         account, reply, "reply" if mine else "comment", event))
-                out.listed.add(str(reply.uri))
+                out.listed.add(uri)
                 if isinstance(child.get("replies"), list):
-                    out.threads.add(str(reply.uri))  # its replies came too, all of them
+                    out.threads.add(uri)  # its replies came too, all of them
                 stack.append((child, child_at))
         return True
 
