@@ -365,7 +365,6 @@ class _Run:
     """What one harvest accumulates."""
 
     account: AccountConfig
-    now: datetime
     posts: dict[str, XPost] = field(default_factory=dict)        # item_id -> newest version
     kinds: dict[str, str] = field(default_factory=dict)          # item_id -> listing source
     users: dict[str, XUser] = field(default_factory=dict)
@@ -406,12 +405,14 @@ class XCollector:
         now = self._clock().astimezone(UTC)
         month = now.strftime("%Y-%m")
         spent = cursor.get("budget") if isinstance(cursor.get("budget"), dict) else {}
-        used_this_month = spent.get("used", 0) if spent.get("month") == month else 0
+        used = spent.get("used")
+        used_this_month = used if spent.get("month") == month and isinstance(used, int) \
+            and not isinstance(used, bool) and used >= 0 else 0
         month_cap = options["read_budget_per_month"]
         budget = _Budget(options["read_budget_per_run"],
                          None if month_cap is None else max(0, month_cap - used_this_month))
         harvest = Harvest()
-        run = _Run(account, now)
+        run = _Run(account)
         headers = _auth(account)
         base = account.base_url.rstrip("/")
 
@@ -568,7 +569,7 @@ class XCollector:
         headers = _auth(account)
         base = account.base_url.rstrip("/")
         observed_at = times.format_time(self._clock().astimezone(UTC))
-        run = _Run(account, self._clock())
+        run = _Run(account)
         scratch = Harvest()
         found: dict[str, Observation] = {}
         for k in items:
