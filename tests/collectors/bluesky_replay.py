@@ -351,6 +351,7 @@ class Jetstream:
         self.requests: list[str] = []
         self.drop_after: list[int] = []          # per connection, consumed in order
         self.extra_frames: list[str | bytes] = []
+        self.hold_open = 0.0                     # seconds to stay quiet before closing
         self._seq = 1000
         self._time_us = 1_764_600_000_000_000
         self._server = serve(self._handle, "127.0.0.1", 0, compression=None,
@@ -453,4 +454,7 @@ class Jetstream:
                 ws.socket.close()
                 return
             ws.send(frame)
+        if self.hold_open:
+            import time
+            time.sleep(self.hold_open)
         ws.close()

@@ -237,12 +237,23 @@ def test_a_bad_cursor_or_no_account_is_refused_before_connecting():
 
 
 def test_a_quiet_stream_ends_after_the_idle_timeout():
+    import time
     with Jetstream(v2=True) as js:
-        js.extra_frames.append('{"$type": "message", "payload": {"$type": '
-                               '"network.bsky.jetstream.subscribeEvents#info", '
-                               '"name": "FutureCursor"}}')
-        s = jetstream_observations([DID], js.url, idle_timeout=0.5, max_frames=1)
-        assert list(s) == []
+        js.commit(DID, "create", "3lbqi222222", post("kimya"))
+        js.hold_open = 3.0  # the server stays connected and silent
+        s = jetstream_observations([DID], js.url, idle_timeout=0.3)
+        started = time.monotonic()
+        assert [o.text for o in s] == ["kimya"]
+        assert time.monotonic() - started < 2.0
+
+
+def test_max_frames_bounds_one_iteration_and_the_next_continues():
+    with Jetstream(v2=True) as js:
+        for n in range(3):
+            js.commit(DID, "create", f"3lbqj{n}22222", post(f"n{n}"))
+        s = jetstream_observations([DID], js.url, idle_timeout=5, max_frames=2)
+        assert [o.text for o in s] == ["n0", "n1"]
+        assert [o.text for o in s] == ["n2"]
 
 
 # -- into the archive, next to the poller ------------------------------------------------
