@@ -490,6 +490,7 @@ class XCollector:
                        harvest: Harvest) -> tuple[bool, int]:
         url = f"{base}/2/users/{run.account.platform_id}/tweets"
         token: str | None = None
+        seen: set[str] = set()
         count = 0
         while True:
             size = budget.page_size(5)       # the endpoint's max_results minimum is 5
@@ -509,7 +510,7 @@ class XCollector:
             run.add(page, "timeline")
             if not page.next_token or count >= TIMELINE_CAP:
                 return True, count
-            token = page.next_token
+            token = _next(page, url, seen)
 
     def _list_thread(self, run: _Run, http: Transport, base: str,
                      headers: Mapping[str, str], post: XPost, budget: _Budget,
@@ -519,6 +520,7 @@ class XCollector:
         # A reply's conversation_id names the version it answered: ask for the whole chain.
         query = " OR ".join(f"conversation_id:{i}" for i in post.chain)
         token: str | None = None
+        seen: set[str] = set()
         while True:
             size = budget.page_size(10)      # recent search's max_results minimum is 10
             if size is None:
@@ -531,7 +533,7 @@ class XCollector:
             run.add(page, "thread")
             if not page.next_token:
                 return True
-            token = page.next_token
+            token = _next(page, url, seen)
 
     def _follow_old_versions(self, run: _Run, http: Transport, base: str,
                              headers: Mapping[str, str], budget: _Budget,
@@ -701,6 +703,16 @@ def _get(http: Transport, url: str, params: Mapping[str, Any], headers: Mapping[
         raise CredentialsRejected(f"X {url}: the credentials are not allowed this endpoint "
                                   f"(403): {said}")
     return response.json()
+
+
+def _next(page: XPage, url: str, seen: set[str]) -> str:
+    """The next page's token; one X already gave in this listing would loop forever."""
+    token = page.next_token
+    assert token is not None
+    if token in seen:
+        raise _bad(url, "meta.next_token", f"repeats {token[:40]!r}: the listing loops")
+    seen.add(token)
+    return token
 
 
 def _is_not_found(error: Mapping[str, Any]) -> bool:

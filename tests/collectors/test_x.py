@@ -786,3 +786,13 @@ def test_unpaired_surrogates_from_x_become_replacement_characters_and_a_note(
     obs = by_id(harvest)[post]
     assert obs.text == "Mafuriko \ufffd" and obs.raw["data"]["text"] == "Mafuriko \ufffd"
     assert any("unpaired UTF-16 surrogates" in n for n in harvest.notes)
+
+
+def test_a_next_token_that_repeats_is_malformed_not_an_endless_listing(server, x,
+                                                                          http) -> None:
+    server.route("GET", f"/2/users/{ACCOUNT_ID}/tweets", Reply.json(
+        {"meta": {"result_count": 0, "next_token": "7140dibdnow9c7btw3w29grvxfcgvpb9n9coehpk"}}))
+
+    with pytest.raises(MalformedResponse, match="meta.next_token repeats"):
+        collector.harvest(account(server), http, {}, [])
+    assert len(server.calls(f"/2/users/{ACCOUNT_ID}/tweets")) == 2
