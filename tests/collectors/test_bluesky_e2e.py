@@ -21,7 +21,7 @@ from archiver.collectors.runs import RunResult
 from archiver.collectors.transport import Transport, TransportSettings
 from archiver.log.reader import read_record
 from archiver.wiring import Archive
-from tests.collectors.bluesky_replay import DID, HANDLE, AppView
+from tests.collectors.bluesky_replay import DID, HANDLE, AppView, captures_after
 from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
@@ -71,15 +71,6 @@ def head(archive: Archive) -> int:
     with archive.catalog.reader() as conn:
         return conn.execute(select(t.records.c.seq).order_by(t.records.c.seq.desc())
                             .limit(1)).scalar_one()
-
-
-def captures_after(archive: Archive, seq: int) -> list[tuple[str, str, str]]:
-    """(event, kind, item_id) of every capture record after `seq`, in log order."""
-    with archive.catalog.reader() as conn:
-        rows = conn.execute(select(t.records.c.event, t.records.c.kind, t.records.c.item_id)
-                            .where(t.records.c.seq > seq, t.records.c.type == "capture")
-                            .order_by(t.records.c.seq)).all()
-    return [tuple(r) for r in rows]
 
 
 def run(archive: Archive, account_id: str, http: Transport) -> tuple[RunResult, list]:

@@ -10,14 +10,18 @@ from pathlib import Path
 
 import libipld
 import pytest
-from sqlalchemy import select
 
-from archiver.catalog import schema as t
 from archiver.collectors.exports.bluesky import read_export
 from archiver.collectors.exports_cli import import_export
 from archiver.errors import InvalidRequest
 from archiver.records import Observation
-from tests.collectors.bluesky_replay import DID, build_repo_car, image_blob, record_cid
+from tests.collectors.bluesky_replay import (
+    DID,
+    build_repo_car,
+    captures_after,
+    image_blob,
+    record_cid,
+)
 from tests.fixtures.backends import backend_env_for
 
 SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️"
@@ -177,20 +181,13 @@ def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str
     return backend_env_for(request, tmp_path)
 
 
-def captures(archive) -> list[tuple[str, str, str]]:
-    with archive.catalog.reader() as conn:
-        return [tuple(r) for r in conn.execute(
-            select(t.records.c.event, t.records.c.kind, t.records.c.item_id)
-            .where(t.records.c.type == "capture").order_by(t.records.c.seq))]
-
-
 def test_import_archives_every_post_as_observed_once(archive, car):
     summary = import_export(archive, "bluesky", car)
 
     assert summary.archived == 4
-    assert captures(archive) == [("observed", o.kind, o.item_id) for o in read_export(car)]
+    assert captures_after(archive) == [("observed", o.kind, o.item_id) for o in read_export(car)]
     again = import_export(archive, "bluesky", car)
-    assert again.archived == 0 and len(captures(archive)) == 4
+    assert again.archived == 0 and len(captures_after(archive)) == 4
 
 
 def test_a_bad_export_archives_nothing(archive, car):
@@ -200,4 +197,4 @@ def test_a_bad_export_archives_nothing(archive, car):
 
     with pytest.raises(InvalidRequest):
         import_export(archive, "bluesky", car)
-    assert captures(archive) == []
+    assert captures_after(archive) == []

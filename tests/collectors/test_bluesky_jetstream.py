@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from archiver.catalog import schema as t
 from archiver.collectors import accounts as acc
 from archiver.collectors.bluesky_jetstream import jetstream_observations
 from archiver.collectors.runner import collect_account
@@ -24,6 +22,7 @@ from tests.collectors.bluesky_replay import (
     PUBLIC,
     AppView,
     Jetstream,
+    captures_after,
     image_blob,
     record_cid,
 )
@@ -264,13 +263,6 @@ def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str
     return backend_env_for(request, tmp_path)
 
 
-def captures(archive) -> list[tuple[str, str]]:
-    with archive.catalog.reader() as conn:
-        return [tuple(r) for r in conn.execute(
-            select(t.records.c.event, t.records.c.item_id)
-            .where(t.records.c.type == "capture").order_by(t.records.c.seq))]
-
-
 def test_stream_events_archive_created_edited_deleted_once(archive):
     with Jetstream(v2=True) as js:
         js.commit(DID, "create", "3lbqh222222", post(FA))
@@ -278,10 +270,11 @@ def test_stream_events_archive_created_edited_deleted_once(archive):
         js.commit(DID, "delete", "3lbqh222222")
         archive.ingestor.ingest(list(stream(js)))
         uri = f"at://{DID}/app.bsky.feed.post/3lbqh222222"
-        assert captures(archive) == [("created", uri), ("edited", uri), ("deleted", uri)]
+        assert captures_after(archive) == [("created", "post", uri), ("edited", "post", uri),
+                                           ("deleted", "post", uri)]
 
         archive.ingestor.ingest(list(stream(js)))  # the same events again (a replay)
-        assert len(captures(archive)) == 3
+        assert len(captures_after(archive)) == 3
 
 
 def test_a_post_seen_by_the_poller_and_then_the_stream_is_archived_once(archive):
@@ -295,9 +288,9 @@ def test_a_post_seen_by_the_poller_and_then_the_stream_is_archived_once(archive)
         with Transport(TransportSettings(retries=1), sleep=lambda s: None,
                        rng=random.Random(1)) as http:
             assert collect_account(archive, account_id, transport=http).outcome == "ok"
-        before = captures(archive)
+        before = captures_after(archive)
         js.commit(DID, "create", uri.rsplit("/", 1)[1], appview.posts[uri].record)
 
         summary = archive.ingestor.ingest(list(stream(js)))
 
-        assert summary.archived == 0 and captures(archive) == before
+        assert summary.archived == 0 and captures_after(archive) == before
