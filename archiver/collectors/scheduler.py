@@ -85,6 +85,7 @@ def worker(archive: Archive, *, after_each: Callable[[RunResult], None] | None =
             stop.set()
         signal.signal(signal.SIGTERM, _handler)
         signal.signal(signal.SIGINT, _handler)
+    log.info("worker: started (SIGTERM stops it after the run under way)")
     runs = 0
     while not stop.is_set():
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.machinery
 import json
 import os
+import select as io_select
 import signal
 import subprocess
 import sys
@@ -208,10 +209,14 @@ def test_worker_stops_gracefully_on_sigterm(archive: Archive,
                              "--max-sleep", "0.5"], env={**os.environ, **backend_env},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(3)
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert proc.stderr is not None
+        ready, _, _ = io_select.select([proc.stderr], [], [], 120)
+        started = proc.stderr.readline() if ready else ""
+        assert "worker: started" in started, started
+        time.sleep(1)                               # into its sleep between passes
+        assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
