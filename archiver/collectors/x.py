@@ -626,6 +626,8 @@ class XCollector:
                     "the answer")
         if doc.get("data") is not None:
             user = _parse_user(doc["data"], url, "data")
+            if user.id != user_id:
+                raise _bad(url, "data.id", f"is {user.id}, not {user_id}")
             return profile_observation(account, user, observed_at)
         for i, error in enumerate(_list(doc, "errors", url, "the answer")):
             error = _dict(error, url, f"errors[{i}]")

@@ -6,7 +6,9 @@ nothing new; failures archive nothing and leave the cursor where it was.
 
 from __future__ import annotations
 
+import json
 import random
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from archiver.catalog import schema as t
+from archiver.cli import main
 from archiver.collectors import accounts as acc
 from archiver.collectors.runner import collect_account
 from archiver.collectors.runs import RunResult
@@ -317,3 +320,55 @@ def test_a_spent_read_budget_archives_what_it_read_and_presumes_nothing_deleted(
     result, captured = run(archive, account_id, http)
     # the next five reach one older post; the deleted one is not looked up: no window
     assert captured == [("created", "post", posts[2])] and result.looked_up == 0
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_command_line_adds_collects_and_imports_an_x_archive(
+        archive, backend_env, server, x, capsys, monkeypatch, tmp_path):
+    for k, v in backend_env.items():
+        monkeypatch.setenv(k, v)
+    x.post(SW, ago(30), lang="sw")
+    code, out, err = cli(capsys, "accounts", "add", "x", "--platform-id", ACCOUNT_ID,
+                         "--handle", "WrenfieldCity", "--base-url", server.url,
+                         "--credential", f"bearer_token={TOKEN}",
+                         "--option", "read_budget=200")
+    assert code == 0, err
+    account_id = json.loads(out.strip().splitlines()[-1])["id"]
+
+    code, out, err = cli(capsys, "collect", "--once", "--account", account_id, "--json")
+    first = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and first["outcome"] == "ok", (out, err)
+    assert first["events"]["created"] == 2          # the post and the profile
+    code, out, _ = cli(capsys, "collect", "--once", "--account", account_id, "--json")
+    assert sum(json.loads(out.strip().splitlines()[-1])["events"].values()) == 0
+    assert TOKEN not in out + err
+
+    old = {"tweet": {"id_str": "1200000000000000000", "id": "1200000000000000000",
+                     "full_text": SL, "created_at": "Wed Nov 27 12:00:00 +0000 2019",
+                     "lang": "sl", "entities": {}}}
+    account_js = "window.YTD.account.part0 = " + json.dumps([{"account": {
+        "accountId": ACCOUNT_ID, "username": "WrenfieldCity",
+        "accountDisplayName": "City of Wrenfield"}}])
+    path = tmp_path / "twitter-2024-03-20.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("data/account.js", account_js)
+        zf.writestr("data/tweets.js", "window.YTD.tweets.part0 = " + json.dumps([old]))
+    code, out, err = cli(capsys, "import", "x", str(path), "--account", account_id)
+    assert code == 0, err
+    assert last_payload(archive, "1200000000000000000")["event"] == "observed"
+    assert last_payload(archive, "1200000000000000000")["text"] == SL
+
+    bad = tmp_path / "not-x.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("outbox.json", "{}")
+    code, out, err = cli(capsys, "import", "x", str(bad))
+    assert code != 0 and "no data/tweets.js" in err
