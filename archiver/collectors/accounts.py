@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import re
 import secrets
@@ -185,7 +186,8 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in options.items():
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise InvalidRequest(f"option name {name!r} must be letters, digits, _ . -")
-        if not isinstance(value, (str, int, float, bool)) or value != value:
+        if not isinstance(value, (str, int, float, bool)) or (
+                isinstance(value, float) and not math.isfinite(value)):
             raise InvalidRequest(f"option {name} must be a string, number or boolean")
         if isinstance(value, str) and (len(value) > 1024 or "\x00" in value):
             raise InvalidRequest(f"option {name} must be at most 1024 characters")

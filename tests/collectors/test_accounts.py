@@ -258,6 +258,7 @@ def test_api_add_get_list_patch_delete(client: FlaskClient, tokens: dict[str, st
     ({**NEW, "surprise": 1}, "surprise"),
     ({**NEW, "base_url": "javascript:alert(1)"}, "http(s)"),
     ({**NEW, "options": {"read_budget": [1]}}, "options"),
+    ({**NEW, "options": {"read_budget": float("inf")}}, "option read_budget"),
 ])
 def test_api_bad_input_is_a_400_and_nothing_is_written(
         client: FlaskClient, tokens: dict[str, str], archive: Archive,
