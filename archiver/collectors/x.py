@@ -319,6 +319,15 @@ def parse_page(body: Any, url: str) -> XPage:
                  referenced, url if repaired else None)
 
 
+def _later_versions(page: XPage, url: str) -> XPage:
+    """The newer versions of the page's posts among its `includes.tweets`, as posts."""
+    chains = {v: p for p in page.posts for v in p.chain}
+    later = [parse_post(ref, url, f"includes.tweets[id={ref_id}]")
+             for ref_id, ref in page.referenced.items()
+             if ref_id in chains and int(ref_id) > int(chains[ref_id].id)]
+    return XPage(later, {}, {}, [], None, 0)
+
+
 def _listing(body: Any, url: str) -> XPage:
     """A page of a listing. Errors with no data are about the request itself (the user
     is suspended or gone, a parameter refused): the run fails saying so, rather than
@@ -584,10 +593,14 @@ class XCollector:
             if not POST_ID.fullmatch(k.item_id):
                 raise MalformedResponse(f"X lookup: item id {k.item_id!r} is not a post id")
         url = f"{base}/2/tweets"
+        # Asked by its first id, X answers that past version; the `edit_history_tweet_ids`
+        # expansion brings every version of the chain in `includes.tweets` at once.
+        params = {**_fields(), "expansions": f"{EXPANSIONS},edit_history_tweet_ids"}
         for batch in _batches(list(known), LOOKUP_BATCH):
-            body = _get(http, url, {**_fields(), "ids": ",".join(batch)}, headers, scratch)
+            body = _get(http, url, {**params, "ids": ",".join(batch)}, headers, scratch)
             page = parse_page(body, url)
             run.add(page, "lookup")
+            run.add(_later_versions(page, url), "lookup")
             answered = {p.id for p in page.posts} | {p.item_id for p in page.posts}
             for error in page.errors:
                 rid = error.get("resource_id")

@@ -387,6 +387,9 @@ def test_lookup_of_a_live_edited_item_gives_its_current_version(server, x, http)
 
     assert obs.event is None and obs.item_id == first
     assert obs.text == "v2 ✅" and obs.raw["data"]["id"] == current
+    [request] = server.calls("/2/tweets")          # the expansion brought it at once
+    assert request.arg("ids") == first
+    assert request.arg("expansions").endswith(",edit_history_tweet_ids")
 
 
 def test_lookup_batches_a_hundred_ids_per_request(server, x, http) -> None:

@@ -194,6 +194,11 @@ class FakeX:
         if data:
             body["data"] = data
             body["includes"] = self._includes(data)
+            if "edit_history_tweet_ids" in (req.arg("expansions") or "").split(","):
+                versions = [self.versions[v] for t in data
+                            for v in t["edit_history_tweet_ids"] if v != t["id"]]
+                if versions:
+                    body["includes"]["tweets"] = versions
         if errors:
             body["errors"] = errors
         return Reply.json(body, headers=_limits())
