@@ -6,6 +6,7 @@ nothing new; failures archive nothing and leave the cursor where it was.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,13 +16,20 @@ import pytest
 from sqlalchemy import select
 
 from archiver.catalog import schema as t
+from archiver.cli import main
 from archiver.collectors import accounts as acc
 from archiver.collectors.runner import collect_account
 from archiver.collectors.runs import RunResult
 from archiver.collectors.transport import Transport, TransportSettings
 from archiver.log.reader import read_record
 from archiver.wiring import Archive
-from tests.collectors.bluesky_replay import DID, HANDLE, AppView, captures_after
+from tests.collectors.bluesky_replay import (
+    DID,
+    HANDLE,
+    AppView,
+    build_repo_car,
+    captures_after,
+)
 from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
@@ -290,3 +298,52 @@ def _seq_of(archive: Archive, item_id: str, *, last: bool = False) -> int:
     with archive.catalog.reader() as conn:
         return conn.execute(select(t.records.c.seq).where(t.records.c.item_id == item_id)
                             .order_by(order).limit(1)).scalar_one()
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
+    """`archiver ARGS...` in this process: exit code and its last JSON line."""
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    return code, (json.loads(lines[-1]) if lines else {"stderr": err})
+
+
+def test_the_command_line_adds_collects_and_imports(
+        archive, backend_env, appview, server, capsys, monkeypatch, tmp_path):
+    for name, value in backend_env.items():
+        monkeypatch.setenv(name, value)
+    post = appview.post(SW, ago(30), langs=["sw"])
+    appview.post(FA, ago(20), by="navid", parent=post)
+
+    code, added = cli(capsys, "accounts", "add", "bluesky", "--platform-id", DID,
+                      "--handle", HANDLE, "--base-url", server.url,
+                      "--option", "lookback_days=3")
+    assert code == 0, added
+    code, first = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    assert code == 0 and first["outcome"] == "ok", first
+    assert first["events"] == {"created": 3, "edited": 0, "deleted": 0, "hidden": 0,
+                               "restored": 0, "observed": 0}
+    code, second = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    assert code == 0 and sum(second["events"].values()) == 0
+
+    appview.script("app.bsky.feed.getAuthorFeed",
+                   Reply(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}))
+    code, failed = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    assert code == 1 and failed["outcome"] == "failed" and "HTML page" in failed["error"]
+
+    car = tmp_path / "repo.car"
+    car.write_bytes(build_repo_car(DID, {"app.bsky.feed.post/3kold222222a": {
+        "$type": "app.bsky.feed.post", "text": SL, "createdAt": "2023-05-01T08:00:00Z",
+        "langs": ["sl"]}}))
+    code, imported = cli(capsys, "import", "bluesky", str(car))
+    assert code == 0 and imported["events"]["observed"] == 1, imported
+    uri = f"at://{DID}/app.bsky.feed.post/3kold222222a"
+    assert read_record(archive.appender, _seq_of(archive, uri)).payload["text"] == SL
+
+    car.write_bytes(car.read_bytes()[:100])
+    code, refused = cli(capsys, "import", "bluesky", str(car))
+    assert code == 2 and "not a CAR file" in refused["stderr"]
