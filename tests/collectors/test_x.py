@@ -169,19 +169,18 @@ def test_timeline_request_asks_for_the_documented_fields_and_bearer(server, x, h
     assert req.arg("max_results") == "100"
 
 
-def test_pages_are_followed_with_pagination_token_and_the_window_is_set(server, x,
-                                                                          http) -> None:
+def test_a_complete_listing_sets_the_window_from_start_time_to_now(server, x, http) -> None:
     ids = [x.post(f"Notice {i}", NOW - timedelta(hours=30 - i)) for i in range(12)]
 
-    harvest = collector.harvest(account(server, read_budget_per_run=1000), http, {}, [])
-    # 100 per page would list everything at once: ask for small pages through the budget
-    assert harvest.listed >= set(ids)
-    assert harvest.window_start == "2024-02-13T12:00:00.000000Z"
+    harvest = collector.harvest(account(server), http, {}, [])
+
+    assert harvest.listed == set(ids) | {PROFILE}
+    assert harvest.window_start == "2024-02-13T12:00:00.000000Z"    # first run: 30 days
     assert harvest.window_end == OBSERVED
     assert harvest.cursor["listed_until"] == OBSERVED
 
 
-def test_small_pages_are_followed_to_the_end(server, x, http) -> None:
+def test_pages_are_followed_with_pagination_token_to_the_end(server, x, http) -> None:
     ids = [x.post(f"Notice {i}", NOW - timedelta(hours=30 - i)) for i in range(12)]
     x_pages: list[str | None] = []
 
