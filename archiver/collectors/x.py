@@ -12,13 +12,16 @@ Endpoints (docs.x.com, X API v2; the official OpenAPI document in xdevplatform/x
 - `GET /2/tweets?ids=...`: deletion detection. A post that is gone is reported as an
   `errors` entry (`"title": "Not Found Error"`, `resource_id`, `detail`) inside a 200
   answer; that error object becomes the `raw` of the `deleted` observation.
-- `GET /2/users/:id`: the account's username, when no listed post carried it.
+- `GET /2/users/:id`: the account's profile, when no listed post carried it; the
+  profile is an item (`account:<user id>`, kind `profile`, text name and username), so a
+  rename is archived as an edit.
 
 Edits: every edit is a new post id in one chain (`edit_history_tweet_ids`, oldest first,
 the newest id is the current version). A chain is ONE archived item: `item_id` is the
 chain's first id, the text is the current version's, `raw` keeps the current post whole
 (its `id` and the chain). Capture turns a changed text into an `edited` event. Deleting
-any post of a chain deletes the whole chain, so looking up the first id decides it.
+any post of a chain deletes the whole chain, so looking up the first id decides it
+(with the `edit_history_tweet_ids` expansion, which brings the newest version along).
 
 Hidden replies: X lets the conversation's owner hide a reply (`PUT /2/tweets/:id/hidden`)
 but offers no way to read that state: posts carry no hidden flag for anyone, and there is
