@@ -10,6 +10,8 @@ from pathlib import Path
 
 import libipld
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archiver.collectors.exports.bluesky import read_export
 from archiver.collectors.exports_cli import import_export
@@ -198,3 +200,22 @@ def test_a_bad_export_archives_nothing(archive, car):
     with pytest.raises(InvalidRequest):
         import_export(archive, "bluesky", car)
     assert captures_after(archive) == []
+
+
+RKEY = st.text(alphabet="abcdefghijklmnopqrstuvwxyz234567ABCXYZ.-_:~", min_size=1,
+               max_size=40).filter(lambda k: k not in (".", ".."))
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(RKEY, TEXT, min_size=1, max_size=60))
+def test_any_repository_reads_back_every_post_in_key_order_with_its_text(tmp_path_factory,
+                                                                          posts):
+    records = {f"app.bsky.feed.post/{rkey}": post(text, "2024-05-01T00:00:00Z")
+               for rkey, text in posts.items()}
+    path = tmp_path_factory.mktemp("car") / "repo.car"
+    path.write_bytes(build_repo_car(DID, records))
+
+    got = [(o.item_id.rsplit("/", 1)[1], o.text) for o in read_export(path)]
+
+    assert got == sorted(posts.items(), key=lambda kv: kv[0].encode())
