@@ -39,6 +39,7 @@ from archiver import times
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Response, Transport
 from archiver.errors import (
+    ArchiveError,
     CollectorError,
     ConfigError,
     CredentialsRejected,
@@ -97,18 +98,20 @@ class Status:
     replies_count: int | None = None
 
 
-class _Doc:
-    """One JSON object of a response, read member by member with the reason on failure."""
+class JsonObject:
+    """One JSON object of a platform document, read member by member; a member missing or
+    of the wrong type raises `error` naming the document (`where`) and the member."""
 
-    def __init__(self, obj: Any, where: str) -> None:
+    def __init__(self, obj: Any, where: str,
+                 error: type[ArchiveError] = MalformedResponse) -> None:
         if not isinstance(obj, dict):
-            raise MalformedResponse(f"{where}: expected a JSON object, got "
-                                    f"{_json_type(obj)}")
+            raise error(f"{where}: expected a JSON object, got {_json_type(obj)}")
         self.obj = obj
         self.where = where
+        self.error = error
 
-    def _bad(self, key: str, what: str) -> MalformedResponse:
-        return MalformedResponse(f"{self.where}: '{key}' {what}")
+    def _bad(self, key: str, what: str) -> ArchiveError:
+        return self.error(f"{self.where}: '{key}' {what}")
 
     def id(self, key: str) -> str:
         value = self.obj.get(key)
@@ -161,14 +164,14 @@ def _json_type(value: Any) -> str:
 
 def parse_account(obj: Any, where: str) -> Account:
     """A Mastodon Account entity (id, username, acct, display_name are required)."""
-    d = _Doc(obj, where)
+    d = JsonObject(obj, where)
     return Account(id=d.id("id"), acct=d.str("acct"), username=d.str("username"),
                    display_name=d.str("display_name", default=""), url=d.opt_str("url"),
                    created_at=d.opt_time("created_at"), raw=obj)
 
 
 def _parse_media(obj: Any, where: str) -> Media:
-    d = _Doc(obj, where)
+    d = JsonObject(obj, where)
     url = d.opt_str("url") or d.opt_str("remote_url")
     return Media(id=d.id("id"), type=d.str("type"), url=url,
                  description=d.opt_str("description"))
@@ -176,7 +179,7 @@ def _parse_media(obj: Any, where: str) -> Media:
 
 def parse_status(obj: Any, where: str) -> Status:
     """A Mastodon Status entity, checked member by member (docs: entities/Status)."""
-    d = _Doc(obj, where)
+    d = JsonObject(obj, where)
     reblog = None
     if d.obj.get("reblog") is not None:
         reblog = parse_status(d.obj["reblog"], f"{where}.reblog")
@@ -191,7 +194,7 @@ def parse_status(obj: Any, where: str) -> Status:
         media=media, reblog=reblog, raw=obj, replies_count=_count(d, "replies_count"))
 
 
-def _count(d: _Doc, key: str) -> int | None:
+def _count(d: JsonObject, key: str) -> int | None:
     value = d.obj.get(key)
     if value is None:
         return None
@@ -211,7 +214,7 @@ def _parse_history(obj: Any, where: str) -> list[Any]:
     if not isinstance(obj, list):
         raise MalformedResponse(f"{where}: expected a list of edits, got {_json_type(obj)}")
     for i, item in enumerate(obj):
-        d = _Doc(item, f"{where}[{i}]")
+        d = JsonObject(item, f"{where}[{i}]")
         d.str("content")
         d.time("created_at")
     return obj
@@ -449,7 +452,7 @@ class MastodonApi:
         if response.status in _GONE:
             return None, None
         where = f"GET /api/v1/statuses/{status_id}/context"
-        d = _Doc(response.json(), where)
+        d = JsonObject(response.json(), where)
         descendants = parse_statuses(d.list("descendants"), f"{where} descendants")
         d.list("ancestors")
         return descendants, response.headers.get(ASYNC_REFRESH)

@@ -34,8 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from archiver import times
-from archiver.collectors.mastodon import MAX_TEXT_BYTES, PLATFORM, status_text
+from archiver.collectors.mastodon import MAX_TEXT_BYTES, PLATFORM, JsonObject, status_text
 from archiver.errors import InvalidObservation, InvalidRequest
 from archiver.records import Observation, parse_observation
 
@@ -47,9 +46,9 @@ def read_export(path: Path, *, account: str | None = None) -> Iterator[Observati
     """The export's statuses and boosts as observations (`account`: the archive's id
     for the account, when known)."""
     outbox, actor = _load(Path(path))
-    doc = _Doc(outbox, "outbox.json")
+    doc = _doc(outbox, "outbox.json")
     items = doc.list("orderedItems")
-    if doc.str("type") not in ("OrderedCollection", "Collection"):
+    if doc.id("type") not in ("OrderedCollection", "Collection"):
         raise InvalidRequest("outbox.json: 'type' is not an OrderedCollection")
     author = _author(actor)
     observations = [_observation(item, i, account, author) for i, item in enumerate(items)]
@@ -112,40 +111,16 @@ def _json(data: bytes, name: str) -> Any:
 # -- activities to observations -------------------------------------------------------
 
 
-class _Doc:
-    def __init__(self, obj: Any, where: str) -> None:
-        if not isinstance(obj, dict):
-            raise InvalidRequest(f"{where}: expected a JSON object")
-        self.obj = obj
-        self.where = where
+def _doc(obj: Any, where: str) -> JsonObject:
+    return JsonObject(obj, where, InvalidRequest)
 
-    def str(self, key: str) -> str:
-        value = self.obj.get(key)
-        if not isinstance(value, str) or not value:
-            raise InvalidRequest(f"{self.where}: '{key}' must be a non-empty string"
-                                 if key in self.obj else f"{self.where}: '{key}' is missing")
-        return value
 
-    def opt_str(self, key: str) -> str | None:
-        value = self.obj.get(key)
-        if value is not None and not isinstance(value, str):
-            raise InvalidRequest(f"{self.where}: '{key}' must be a string or null")
-        return value
-
-    def list(self, key: str) -> list[Any]:
-        value = self.obj.get(key, [] if key == "attachment" else None)
-        if isinstance(value, dict) and key == "attachment":
-            value = [value]                # JSON-LD: one value need not be a list
-        if not isinstance(value, list):
-            raise InvalidRequest(f"{self.where}: '{key}' must be a list")
-        return value
-
-    def time(self, key: str) -> str:
-        value = self.str(key)
-        try:
-            return times.format_time(times.parse_time(value))
-        except times.TimeFormatError as exc:
-            raise InvalidRequest(f"{self.where}: '{key}' {exc}") from None
+def _attachments(note: JsonObject) -> list[Any]:
+    """`attachment`: a list, or (JSON-LD) one object on its own, or absent."""
+    value = note.obj.get("attachment")
+    if value is None:
+        return []
+    return [value] if isinstance(value, dict) else note.list("attachment")
 
 
 def _status_id(uri: str, actor: str) -> str:
@@ -158,47 +133,47 @@ def _status_id(uri: str, actor: str) -> str:
 def _author(actor: Any) -> dict[str, str | None] | None:
     if actor is None:
         return None
-    d = _Doc(actor, "actor.json")
-    return {"id": d.str("id"), "handle": d.opt_str("preferredUsername"),
+    d = _doc(actor, "actor.json")
+    return {"id": d.id("id"), "handle": d.opt_str("preferredUsername"),
             "name": d.opt_str("name")}
 
 
 def _observation(item: Any, index: int, account: str | None,
                  author: dict[str, str | None] | None) -> Observation | None:
     where = f"outbox.json orderedItems[{index}]"
-    activity = _Doc(item, where)
-    kind = activity.str("type")
+    activity = _doc(item, where)
+    kind = activity.id("type")
     if kind not in ("Create", "Announce"):
         return None                        # nothing else is a status of the account
-    actor = activity.str("actor")
+    actor = activity.id("actor")
     owner = account or (author or {}).get("id") or actor
     if kind == "Announce":
         boosted = activity.obj.get("object")
         boosted_uri = boosted if isinstance(boosted, str) else \
-            _Doc(boosted, f"{where}.object").str("id")
+            _doc(boosted, f"{where}.object").id("id")
         fields: dict[str, Any] = {
-            "item_id": _status_id(activity.str("id"), actor), "kind": "boost",
+            "item_id": _status_id(activity.id("id"), actor), "kind": "boost",
             "published_at": activity.time("published"), "url": boosted_uri}
     else:
-        note = _Doc(activity.obj.get("object"), f"{where}.object")
-        if note.str("type") not in ("Note", "Question", "Article"):
+        note = _doc(activity.obj.get("object"), f"{where}.object")
+        if note.id("type") not in ("Note", "Question", "Article"):
             return None                    # not a status (nothing else is exported)
         reply_to = note.opt_str("inReplyTo")
         content_map = note.obj.get("contentMap")
         lang = next(iter(content_map)) if isinstance(content_map, dict) \
             and len(content_map) == 1 else None
         media = []
-        for j, att in enumerate(note.list("attachment")):
-            a = _Doc(att, f"{where}.object.attachment[{j}]")
-            media.append({"id": None, "url": a.str("url"), "mime": a.opt_str("mediaType"),
+        for j, att in enumerate(_attachments(note)):
+            a = _doc(att, f"{where}.object.attachment[{j}]")
+            media.append({"id": None, "url": a.id("url"), "mime": a.opt_str("mediaType"),
                           "alt": a.opt_str("name")})
         fields = {
-            "item_id": _status_id(note.str("id"), actor),
+            "item_id": _status_id(note.id("id"), actor),
             "kind": "reply" if reply_to else "post",
             "text": status_text(note.opt_str("summary") or "", note.opt_str("content") or ""),
             "parent_id": _status_id(reply_to, actor) if reply_to else None,
             "published_at": note.time("published"),
-            "url": note.opt_str("url") or note.str("id"), "lang": lang, "media": media}
+            "url": note.opt_str("url") or note.id("id"), "lang": lang, "media": media}
     try:
         return parse_observation({"platform": PLATFORM, "account": owner, "author": author,
                                   "raw": item, **fields}, max_text_bytes=MAX_TEXT_BYTES)
