@@ -372,3 +372,22 @@ def test_the_command_line_adds_collects_and_imports_an_x_archive(
         zf.writestr("outbox.json", "{}")
     code, out, err = cli(capsys, "import", "x", str(bad))
     assert code != 0 and "no data/tweets.js" in err
+
+
+@pytest.mark.parametrize("backend_env", [("s3", "postgres")], indirect=True,
+                         ids=["s3-postgres"])
+def test_the_same_run_on_s3_and_postgres(archive, account_id, x, http):
+    post = x.post(SW, ago(40), lang="sw")
+    x.user("1220458301937664000", "navid_wf", "نوید")
+    comment = x.post(FA, ago(30), author="1220458301937664000", reply_to=post, lang="fa")
+    run(archive, account_id, http)
+    x.edit(post, SW + " (imesasishwa)", ago(35))
+    x.delete(comment)
+
+    result, captured = run(archive, account_id, http)
+
+    assert result.outcome == "ok", result.error
+    assert sorted(captured) == sorted([("edited", "post", post),
+                                       ("deleted", "comment", comment)])
+    assert last_payload(archive, post)["text"] == SW + " (imesasishwa)"
+    assert_second_run_archives_nothing(archive, account_id, http)
