@@ -629,7 +629,8 @@ class MastodonCollector:
                        key=lambda s: (s.in_reply_to_id is not None, id_key(s.id)))
         next_revisit: dict[str, int] = {}
         order = [s.id for s in roots]
-        order += [r for r in revisit if r not in set(order)]
+        in_order = set(order)
+        order += [r for r in revisit if r not in in_order]
         for root_id in order:
             if root_id in harvest.threads:
                 continue
