@@ -58,16 +58,22 @@ from archiver.records import Observation
 STREAM_PATH = "/api/v1/streaming/user"
 
 
-def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+def sse_events(lines: Iterable[str], max_chars: int = 20 * 1024 * 1024
+               ) -> Iterator[tuple[str, str]]:
     """(event type, data) for each complete event (the WHATWG "server-sent events"
-    parsing rules); an event cut off by the end of the stream is dropped."""
-    event, data = "", []
+    parsing rules); an event cut off by the end of the stream is dropped, and one
+    larger than `max_chars` is refused (a stream is not a way around the size limit)."""
+    event, data, size = "", [], 0
     for line in lines:
         if line == "":
             if data:
                 yield event or "message", "\n".join(data)
-            event, data = "", []
+            event, data, size = "", [], 0
             continue
+        size += len(line)
+        if size > max_chars:
+            raise MalformedResponse(f"{STREAM_PATH}: an event longer than {max_chars} "
+                                    f"characters")
         if line.startswith(":"):
             continue
         name, _, value = line.partition(":")
@@ -210,7 +216,8 @@ def stream_observations(account: AccountConfig, http: Transport, *,
                         retry_after = float(value) if value.strip().isdigit() else 0.0
                     else:
                         yield from state.catch_up()
-                        for event, data in sse_events(response.iter_lines()):
+                        for event, data in sse_events(response.iter_lines(),
+                                                      http.settings.max_bytes):
                             observation = state.observe(event, data)
                             failures = 0
                             if observation is not None:

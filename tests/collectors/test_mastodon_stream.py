@@ -214,3 +214,12 @@ def test_the_streaming_server_may_live_elsewhere(server, instance, http, sleeps)
         [obs] = islice(stream_observations(acct, http, clock=lambda: NOW,
                                            sleep=sleeps.append), 1)
     assert obs.item_id == post["id"] and not server.calls(STREAM)
+
+
+def test_an_event_larger_than_the_size_limit_is_refused(server, instance, sleeps):
+    from archiver.errors import MalformedResponse
+    post = instance.post(at(0.1), "<p>" + "š" * 5000 + "</p>")
+    server.route("GET", STREAM, stream_reply(sse(("update", post))))
+    with Transport(TransportSettings(max_bytes=4096)) as small, \
+            pytest.raises(MalformedResponse, match="longer than 4096"):
+        consume(server, small, sleeps, 1)
