@@ -347,10 +347,14 @@ class BlueskyCollector:
 
     def lookup(self, account: AccountConfig, http: Transport,
                items: Sequence[KnownItem]) -> list[Observation]:
+        """Posts by `getPosts` (gone ones confirmed by getPostThread), the profile by
+        getProfile. An id that is not a post's at:// URI (an item some other path put in
+        the archive) cannot be a Bluesky post: it gets no observation rather than failing
+        every run."""
         api = _Api(account, http)
         result = [self._lookup_profile(api, account, item)
                   for item in items if item.kind == "profile"]
-        items = [item for item in items if item.kind != "profile"]
+        items = [item for item in items if item.kind != "profile" and _is_post_uri(item.item_id)]
         kinds = {item.item_id: item.kind for item in items}
         found = api.get_posts([item.item_id for item in items])
         hidden = self._hidden_under(api, [p for p in found.values() if p.record.root])
@@ -586,6 +590,13 @@ def _known_roots(known: Sequence[KnownItem]) -> set[str]:
         if current:
             roots.add(current)
     return roots
+
+
+def _is_post_uri(value: str) -> bool:
+    try:
+        return AtUri.parse(value, "item id").collection == POST_COLLECTION
+    except MalformedResponse:
+        return False
 
 
 def _checked_profile(profile: Any, did: str) -> dict[str, Any]:

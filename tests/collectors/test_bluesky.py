@@ -252,6 +252,18 @@ def test_lookup_of_a_live_item_gives_its_current_state(server, appview, http):
         (hidden, "comment", "hidden", "Uongo!")]
 
 
+def test_lookup_skips_ids_that_cannot_be_bluesky_posts(server, appview, http):
+    uri = appview.post(SW, "2026-11-30T07:10:33Z")
+
+    got = COLLECTOR.lookup(account(server), http, [
+        KnownItem("legacy-123", "post", None, None, "live"),
+        KnownItem(f"at://{DID}/app.bsky.feed.like/3kx", "post", None, None, "live"),
+        KnownItem(uri, "post", None, None, "live")])
+
+    assert [o.item_id for o in got] == [uri]
+    assert [r.args("uris") for r in server.calls("/xrpc/app.bsky.feed.getPosts")] == [[uri]]
+
+
 def test_lookup_that_cannot_decide_raises_instead_of_presuming_deletion(
         server, appview, http):
     uri = appview.post(SW, "2026-11-30T07:10:33Z")
