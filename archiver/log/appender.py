@@ -404,11 +404,10 @@ class Appender:
         delete marker); the locked version is unreadable once the key object is gone.
         """
         store = self.p.store
-        kids = list(decode_keys(store.get(key), where=key).keys)
-        for kid in kids:
-            name = media_key(kid) if parse_media_key(media_key(kid)) else None
-            if name is None or not store.exists(name):
-                continue
+        for kid in decode_keys(store.get(key), where=key).keys:
+            name = media_key(kid)
+            if parse_media_key(name) is None or not store.exists(name):
+                continue  # a record's key (or not an id this archive gives media)
             try:
                 store.delete(name)
             except ObjectLocked:

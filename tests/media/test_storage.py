@@ -180,3 +180,33 @@ def test_rebuild_gives_back_the_media_table(archive: Archive) -> None:
                             media={sha(b): blob(b, "image/jpeg")})
     assert len(archive.store.list("media/")) == 2
     assert verify_archive(archive.appender).ok
+
+
+def test_a_file_shared_across_segments_has_its_key_in_the_first_ones_key_object(
+        make_archive) -> None:
+    archive = make_archive(ARCHIVER_LOG_SEGMENT_MAX_RECORDS="1")
+    data = png()
+    ref = [{"url": "a", "sha256": sha(data)}]
+    summary = archive.ingestor.ingest([observation("1", media=ref), observation("2", media=ref)],
+                                      media={sha(data): blob(data)})
+    first, second = summary.seqs
+    [name] = archive.store.list("media/")
+    media_id = name.removeprefix("media/")
+    assert media_id in json.loads(archive.store.get(keys_key(first, first)))["keys"]
+    assert media_id not in json.loads(archive.store.get(keys_key(second, second)))["keys"]
+    assert payload_media(archive, second)[0]["object"] == name
+    assert verify_archive(archive.appender).ok
+
+
+def test_kek_rotation_rewraps_media_keys_and_files_stay_readable(archive: Archive) -> None:
+    from archiver.log.rotation import rotate_kek
+
+    data = jpeg()
+    archive.ingestor.ingest([observation("1", media=[{"url": "a", "sha256": sha(data)}])],
+                            media={sha(data): blob(data, "image/jpeg")})
+    [name] = archive.store.list("media/")
+    result = rotate_kek(archive.appender, archive.settings.kek_path, "test")
+    assert result.old_kek != result.new_kek
+    assert read_media(archive.appender, name.removeprefix("media/")).data == data
+    report = verify_archive(archive.appender)
+    assert report.ok and report.media == 1, report.failures
