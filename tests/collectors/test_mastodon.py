@@ -3,12 +3,15 @@ scenario should give, and a typed error (nothing half-harvested) for every bad a
 
 from __future__ import annotations
 
+import html
 import random
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archiver.collectors import mastodon
 from archiver.collectors.mastodon import COLLECTOR, MastodonCollector, html_to_text
@@ -561,3 +564,9 @@ def test_a_status_seen_through_another_server_is_always_read(server, instance, h
     remote = instance.post(at(3), "<p>replies may still be on their way</p>")
     harvest(server, instance, http)
     assert server.calls(f"/api/v1/statuses/{remote['id']}/context")
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_any_text_escaped_in_a_paragraph_comes_back_exactly(text):
+    assert html_to_text(f"<p>{html.escape(text, quote=False)}</p>") == text
