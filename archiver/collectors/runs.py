@@ -190,3 +190,34 @@ def rebuild_runs(appender: Appender, conn: Connection, parsed: Sequence[ParsedRe
             rows.append(_row(env.seq, payload.get("details") or {}))
     if rows:
         conn.execute(t.collection_runs.insert(), rows)
+
+
+def adopt_missing_runs(appender: Appender) -> int:
+    """Rows for `collection.run` records the catalog lacks; returns how many were added.
+
+    A crash after a run's segment reached the store but before the catalog committed
+    leaves the record in the log (the next writer adopts the segment) without its row;
+    the worker calls this when it starts, so health and the scheduler see that run."""
+    from archiver.log.reader import read_record
+
+    missing = (select(t.records.c.seq)
+               .where(t.records.c.type == "system", t.records.c.action == ACTION)
+               .where(~select(t.collection_runs.c.seq)
+                      .where(t.collection_runs.c.seq == t.records.c.seq).exists())
+               .order_by(t.records.c.seq))
+    with appender.p.catalog.reader() as conn:
+        seqs = list(conn.execute(missing).scalars())
+    rows = []
+    for seq in seqs:
+        payload = read_record(appender, seq).payload
+        if payload is not None:
+            rows.append(_row(seq, payload.get("details") or {}))
+    if not rows:
+        return 0
+    with appender.p.catalog.writer() as conn:
+        have = set(conn.execute(select(t.collection_runs.c.seq).where(
+            t.collection_runs.c.seq.in_([r["seq"] for r in rows]))).scalars())
+        rows = [r for r in rows if r["seq"] not in have]
+        if rows:
+            conn.execute(t.collection_runs.insert(), rows)
+    return len(rows)

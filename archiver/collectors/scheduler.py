@@ -19,7 +19,7 @@ from typing import Any
 
 from archiver.collectors.accounts import Account, list_accounts
 from archiver.collectors.runner import collect_account
-from archiver.collectors.runs import RunResult, RunRow, last_run
+from archiver.collectors.runs import RunResult, RunRow, adopt_missing_runs, last_run
 from archiver.times import parse_time
 from archiver.wiring import Archive
 
@@ -85,6 +85,13 @@ def worker(archive: Archive, *, after_each: Callable[[RunResult], None] | None =
             stop.set()
         signal.signal(signal.SIGTERM, _handler)
         signal.signal(signal.SIGINT, _handler)
+    try:
+        adopted = adopt_missing_runs(archive.appender)
+        if adopted:
+            log.warning("worker: %d run records were in the log but not the catalog "
+                        "(a crash); their rows are restored", adopted)
+    except Exception:  # noqa: BLE001 - a catalog outage shows in the loop below
+        log.exception("worker: could not check the run records")
     log.info("worker: started (SIGTERM stops it after the run under way)")
     runs = 0
     while not stop.is_set():

@@ -437,3 +437,16 @@ def test_publication_times_are_compared_in_utc_whatever_the_offset(
     platform.delete("100")
     platform.window = (ago(1.9), ago(-1))   # 100 (3 h ago) and 101 (2 h ago) outside
     assert run(archive, account).looked_up == 0
+
+
+def test_a_run_record_whose_row_was_lost_in_a_crash_gets_it_back(
+        archive: Archive, account: acc.Account, platform: FakeSocial) -> None:
+    from archiver.collectors.runs import adopt_missing_runs
+
+    result = run(archive, account)
+    with archive.catalog.writer() as conn:   # as if the catalog never committed the row
+        conn.execute(t.collection_runs.delete())
+    assert account_health(archive, account.id)["last_run"] is None
+    assert adopt_missing_runs(archive.appender) == 1
+    assert account_health(archive, account.id)["last_run"]["seq"] == result.seq
+    assert adopt_missing_runs(archive.appender) == 0
