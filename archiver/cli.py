@@ -311,6 +311,9 @@ _register_collector_commands(cli)
 from archiver.retention_cli import register as _register_retention_commands  # noqa: E402, I001
 _register_retention_commands(cli)
 
+from archiver.exports.commands import register as _register_export_commands  # noqa: E402, I001
+_register_export_commands(cli)
+
 
 def main(argv: list[str] | None = None) -> None:
     try:

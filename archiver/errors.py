@@ -18,6 +18,7 @@
     │   └── MalformedResponse    a response not in the platform's documented shape
     ├── Conflict               valid, but the resource's state forbids it (a run not approved)
     │   └── ExportRequired     a transfer needs an export first (exports: issue 8)
+    ├── Gone                   existed, but is no longer available (an expired export download)
     ├── Unauthorized           no credentials, or credentials that are unknown or revoked
     └── Forbidden              valid credentials whose roles do not allow the action
 """
@@ -102,6 +103,12 @@ class ExportRequired(Conflict):
     """Transfer means export then destroy; no export exists for these records yet."""
 
     code = "export_required"
+
+
+class Gone(ArchiveError):
+    """The resource existed but is no longer available (410): an expired export download."""
+
+    code = "gone"
 
 
 class Unauthorized(ArchiveError):

@@ -23,6 +23,7 @@ Usage::
     archiver-verify store DIR_OR_S3_URL --vkey FILE [--endpoint-url URL] [--region REGION]
     archiver-verify record RECORD.json PROOF.json CHECKPOINT --vkey FILE
     archiver-verify consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF.json --vkey FILE
+    archiver-verify bundle FILE.zip [--vkey FILE]
 
 Output is one line per finding: ``OK <where>: ...``, ``INFO <where>: ...``,
 ``WARN <where>: ...`` or ``FAIL <where>: <reason>``, where ``<where>`` names the
@@ -67,6 +68,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +112,7 @@ __all__ = [
     "root_from_inclusion_proof",
     "sigv4_authorization",
     "roots_from_consistency_proof",
+    "verify_bundle",
     "verify_consistency",
     "verify_inclusion",
     "verify_note",
@@ -1933,6 +1936,276 @@ def verify_consistency_files(
     report.ok(where, f"the tree of {new.size} extends the tree of {old.size} (RFC 9162 2.1.4.2)")
 
 
+# --------------------------------------------------------------------------- bundles
+
+
+BAGIT_DECLARATION = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+MAX_BUNDLE_MEMBER = 4 << 30
+# The one manifest line form the archive writes (RFC 8493 section 2.1.3 allows any run of
+# linear whitespace; accepting only one form means no byte of a manifest can change
+# unnoticed, the tag manifest's own bytes included).
+_MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  ([^\r\n]+)")
+_RECORD_MEMBER = re.compile(r"data/records/([0-9]{12})\.json")
+_PROOF_MEMBER = re.compile(r"data/proofs/inclusion/([0-9]{12})\.json")
+
+
+def _bag_path(text: str) -> str:
+    """A manifest path as a member name: RFC 8493 2.1.3 percent-encodes CR, LF and %."""
+    return text.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
+
+
+class _Bundle:
+    """One zipped bag: its members by path inside the bag's single top directory."""
+
+    def __init__(self, path: str, report: Report) -> None:
+        self.path = path
+        self.report = report
+        try:
+            self.zip = zipfile.ZipFile(path)
+        except FileNotFoundError:
+            raise MalformedInput(path, "no such file") from None
+        except IsADirectoryError:
+            raise MalformedInput(path, "is a directory") from None
+        except (zipfile.BadZipFile, OSError, ValueError) as e:
+            raise MalformedInput(path, f"not a readable zip file: {e}") from None
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        self.top = ""
+
+    def index(self) -> bool:
+        """Find the bag's top directory and its members; False when there is no bag."""
+        infos = [i for i in self.zip.infolist() if not i.is_dir()]
+        tops = sorted({i.filename.split("/", 1)[0] for i in infos})
+        if len(tops) != 1 or not all("/" in i.filename for i in infos):
+            self.report.fail(self.path, f"a bag zip holds one top directory, found {tops[:5]}")
+            return False
+        self.top = tops[0]
+        for i in infos:
+            rel = i.filename.split("/", 1)[1]
+            unsafe = rel.startswith("/") or "\\" in rel or ".." in rel.split("/")
+            if unsafe:
+                self.report.fail(f"{self.top}/{rel}", "member name is not a safe relative path")
+            elif rel in self.members:
+                self.report.fail(f"{self.top}/{rel}", "member appears twice in the zip")
+            else:
+                self.members[rel] = i
+        return True
+
+    def read(self, rel: str, limit: int = MAX_RECORD_FILE) -> bytes | None:
+        """A member's bytes, or None (and a FAIL) when absent, too large or damaged."""
+        info = self.members.get(rel)
+        where = f"{self.top}/{rel}"
+        if info is None:
+            self.report.fail(where, "missing from the bag")
+            return None
+        if info.file_size > limit:
+            self.report.fail(where, f"{info.file_size} bytes, more than the {limit} expected")
+            return None
+        try:
+            return self.zip.read(info)
+        except Exception as e:  # noqa: BLE001 - a damaged member (CRC, deflate): say so
+            self.report.fail(where, f"cannot be read from the zip: {e}")
+            return None
+
+    def sha256(self, rel: str) -> str | None:
+        info = self.members[rel]
+        h = hashlib.sha256()
+        try:
+            with self.zip.open(info) as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except Exception as e:  # noqa: BLE001 - a damaged member (CRC, deflate): say so
+            self.report.fail(f"{self.top}/{rel}", f"cannot be read from the zip: {e}")
+            return None
+        return h.hexdigest()
+
+
+def _check_manifest(bundle: _Bundle, name: str, payload: bool) -> set[str]:
+    """Check every line of a manifest; returns the paths it lists."""
+    report = bundle.report
+    data = bundle.read(name, 256 << 20)
+    listed: set[str] = set()
+    if data is None:
+        return listed
+    where = f"{bundle.top}/{name}"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        report.fail(where, f"not UTF-8 (byte {e.start})")
+        return listed
+    if text and not text.endswith("\n"):
+        report.fail(where, "does not end with a newline")
+    bad = matched = 0
+    for n, line in enumerate(text.split("\n")[:-1] if text.endswith("\n") else
+                             text.split("\n"), start=1):
+        m = _MANIFEST_LINE.fullmatch(line)
+        if m is None:
+            report.fail(f"{where} line {n}", f"not '<64 lowercase hex>  <path>': {_show(line)}",
+                        where)
+            continue
+        digest, rel = m.group(1), _bag_path(m.group(2))
+        if rel in listed:
+            report.fail(f"{where} line {n}", f"{rel} is listed twice", where)
+            continue
+        listed.add(rel)
+        if rel.startswith("data/") != payload:
+            report.fail(f"{where} line {n}", f"{rel}: a {'payload' if payload else 'tag'} "
+                        f"manifest lists only {'data/' if payload else 'tag'} files", where)
+            continue
+        if rel not in bundle.members:
+            report.fail(f"{bundle.top}/{rel}", f"listed in {name} but missing from the bag")
+            bad += 1
+            continue
+        found = bundle.sha256(rel)
+        if found is None:
+            bad += 1
+        elif found != digest:
+            report.fail(f"{bundle.top}/{rel}", f"SHA-256 {found}, {name} says {digest}")
+            bad += 1
+        else:
+            matched += 1
+    if not bad:
+        report.ok(where, f"{matched} files match their SHA-256")
+    return listed
+
+
+def _check_records(bundle: _Bundle, size: int | None, root: bytes | None) -> list[dict[str, Any]]:
+    """Every record's hash, and its inclusion proof against the verified checkpoint."""
+    report = bundle.report
+    records = {m.group(1): rel for rel in bundle.members
+               if (m := _RECORD_MEMBER.fullmatch(rel))}
+    proofs = {m.group(1): rel for rel in bundle.members if (m := _PROOF_MEMBER.fullmatch(rel))}
+    for orphan in sorted(set(proofs) - set(records)):
+        report.fail(f"{bundle.top}/{proofs[orphan]}", "an inclusion proof of no record in the "
+                    "bag")
+    out = []
+    for name in sorted(records):
+        rel = records[name]
+        where = f"{bundle.top}/{rel}"
+        report.records += 1
+        data = bundle.read(rel)
+        if data is None:
+            continue
+        try:
+            doc = _load_json(data, where)
+        except MalformedInput as e:
+            report.fail(where, e.reason)
+            continue
+        env = doc.get("envelope") if type(doc) is dict else None
+        if type(env) is not dict:
+            report.fail(where, "expected an object with an envelope")
+            continue
+        problems = envelope_problems(env, int(name))
+        if problems:
+            report.fail(where, "; ".join(problems))
+            continue
+        leaf = record_hash(canonical(env))
+        if doc.get("record_hash") != leaf.hex() or doc.get("seq") != env["seq"]:
+            report.fail(where, f"record_hash/seq: the file says {_show(doc.get('record_hash'))} "
+                        f"seq {_show(doc.get('seq'))}, the envelope is seq {env['seq']} and "
+                        f"hashes to {leaf.hex()}")
+            continue
+        out.append(doc)
+        if name not in proofs:
+            report.fail(where, "no inclusion proof in data/proofs/inclusion/")
+            continue
+        proof_data = bundle.read(proofs[name], MAX_SMALL_FILE)
+        if proof_data is None or size is None or root is None:
+            continue
+        try:
+            proof = parse_inclusion_proof(proof_data, f"{bundle.top}/{proofs[name]}")
+        except MalformedInput as e:
+            report.fail(e.where, e.reason)
+            continue
+        if (proof.seq, proof.tree_size, proof.leaf_hash) != (env["seq"], size, leaf):
+            report.fail(f"{bundle.top}/{proofs[name]}", "seq, tree_size or leaf_hash differ from "
+                        "the record and the checkpoint")
+            continue
+        try:
+            computed = root_from_inclusion_proof(leaf, env["seq"], size, proof.hashes)
+        except VerificationError as e:
+            report.fail(where, f"not included: {e.reason}")
+            continue
+        if computed != root:
+            report.fail(where, f"not included: the audit path leads to root {_b64(computed)}, "
+                        f"the checkpoint signs {_b64(root)}")
+            continue
+        report.ok(where, f"seq {env['seq']} is leaf {env['seq']} of the signed tree of size "
+                  f"{size} (RFC 9162 2.1.3.2)")
+    return out
+
+
+def verify_bundle(path: str, vkey: VerifierKey | None, report: Report) -> None:
+    """Check an evidence package (a BagIt bag in a zip, docs/exports.md): the bag's
+    declaration and manifests, every record's hash and inclusion proof, and the bundled
+    checkpoint's signature by ``vkey`` (or, without it, by the bundled verifier key,
+    which proves only that the package agrees with itself)."""
+    bundle = _Bundle(path, report)
+    if not bundle.index():
+        return
+    top = bundle.top
+    declaration = bundle.read("bagit.txt", MAX_SMALL_FILE)
+    if declaration is not None and declaration != BAGIT_DECLARATION:
+        report.fail(f"{top}/bagit.txt", f"expected {BAGIT_DECLARATION!r}, found "
+                    f"{_show(declaration)}")
+    payload = _check_manifest(bundle, "manifest-sha256.txt", payload=True)
+    tags = _check_manifest(bundle, "tagmanifest-sha256.txt", payload=False)
+    for rel in sorted(bundle.members):
+        if rel.startswith("data/") and rel not in payload:
+            report.fail(f"{top}/{rel}", "a payload file not in manifest-sha256.txt")
+        elif not rel.startswith("data/") and rel != "tagmanifest-sha256.txt" and rel not in tags:
+            report.fail(f"{top}/{rel}", "a tag file not in tagmanifest-sha256.txt")
+    for required in ("manifest-sha256.txt", "bag-info.txt", "chain-of-custody.json"):
+        if required not in tags:
+            report.fail(f"{top}/tagmanifest-sha256.txt", f"does not list {required}")
+    info = bundle.read("bag-info.txt", MAX_SMALL_FILE)
+    if info is not None:
+        octets = sum(bundle.members[p].file_size for p in payload if p in bundle.members)
+        oxum = f"Payload-Oxum: {octets}.{len(payload)}\n"
+        if oxum.encode() not in info:
+            report.fail(f"{top}/bag-info.txt", f"Payload-Oxum differs from the payload "
+                        f"({oxum.strip()})")
+    size = root = None
+    if vkey is None:
+        vkey_text = bundle.read("data/proofs/vkey.txt", MAX_SMALL_FILE)
+        if vkey_text is not None:
+            try:
+                vkey = parse_vkey(vkey_text)
+            except MalformedInput as e:
+                report.fail(f"{top}/data/proofs/vkey.txt", e.reason)
+        if vkey is not None:
+            report.warn(f"{top}/data/proofs/vkey.txt", f"using the bundled verifier key "
+                        f"{vkey.id}: this proves only that the package agrees with itself; "
+                        f"give the archive's key, obtained separately, with --vkey")
+    note = bundle.read("data/proofs/checkpoint", MAX_SMALL_FILE)
+    if note is not None and vkey is not None:
+        report.checkpoints += 1
+        try:
+            origin, size, root = verify_note(note, vkey, f"{top}/data/proofs/checkpoint")
+            report.ok(f"{top}/data/proofs/checkpoint", f"signed by {vkey.id}, origin {origin}, "
+                      f"tree size {size}")
+        except VerificationError as e:
+            report.fail(e.where, e.reason)
+    docs = _check_records(bundle, size, root)
+    custody = bundle.read("chain-of-custody.json", MAX_RECORD_FILE)
+    if custody is not None:
+        try:
+            c = _load_json(custody, f"{top}/chain-of-custody.json")
+            listed = {(r["seq"], r["record_hash"]) for r in c["records"]}
+            ok_size = size is None or c["checkpoint"]["size"] == size
+        except (MalformedInput, KeyError, TypeError) as e:
+            report.fail(f"{top}/chain-of-custody.json", f"not the custody record: {e}")
+            return
+        found = {(d["seq"], d["record_hash"]) for d in docs}
+        if listed != found or not ok_size:
+            report.fail(f"{top}/chain-of-custody.json", f"lists {len(listed)} records and "
+                        f"checkpoint {c['checkpoint'].get('size')}; the bag holds {len(found)} "
+                        f"verified records and checkpoint {size}")
+        for d in c.get("disposed") or []:
+            report.destroyed += 1
+            report.info(f"{top}/chain-of-custody.json", f"seq {d.get('seq')} was disposed of "
+                        f"at {d.get('destroyed_at')}: listed, not exported")
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -1969,6 +2242,10 @@ def _parser() -> argparse.ArgumentParser:
     consistency.add_argument("proof", help="consistency proof JSON")
     for p in (store, record, consistency):
         p.add_argument("--vkey", required=True, metavar="FILE", help="verifier key file")
+    bundle = sub.add_parser("bundle", help="verify an evidence package (BagIt zip)")
+    bundle.add_argument("bundle", metavar="FILE.zip", help="the package from archiver export")
+    bundle.add_argument("--vkey", metavar="FILE", help="the archive's verifier key, obtained "
+                        "separately (default: the bundled one, with a warning)")
     return parser
 
 
@@ -1989,6 +2266,15 @@ def _store_location(args: argparse.Namespace, env: Mapping[str, str]) -> Path | 
     return Path(args.store)
 
 
+def _vkey(path: str) -> VerifierKey:
+    try:
+        return parse_vkey(_read_input(path, "verifier key"))
+    except MalformedInput as e:
+        if e.where == path:
+            raise
+        raise MalformedInput(path, f"{e.where}: {e.reason}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``archiver-verify``; returns the exit status (0, 1 or 2)."""
     try:
@@ -1997,6 +2283,9 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 2
     report = Report(sys.stdout)
     try:
+        if args.command == "bundle":
+            verify_bundle(args.bundle, _vkey(args.vkey) if args.vkey else None, report)
+            return 0 if report.summary()["ok"] else 1
         vkey_text = _read_input(args.vkey, "verifier key")
         try:
             vkey = parse_vkey(vkey_text)

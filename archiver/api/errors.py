@@ -24,6 +24,7 @@ from archiver.errors import (
     ConfigError,
     Conflict,
     Forbidden,
+    Gone,
     IntegrityError,
     InvalidObservation,
     InvalidRequest,
@@ -45,6 +46,7 @@ DOMAIN_STATUS: dict[type[ArchiveError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,
+    Gone: 410,  # an export whose download expired
     Conflict: 409,  # e.g. executing a disposition run nobody approved
     ObjectLocked: 409,  # the store refused to change a locked object: a conflict, not a fault
     StoreUnavailable: 503,  # the store or catalog is unreachable: retry later
@@ -63,6 +65,7 @@ HTTP_CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     503: "unavailable",
