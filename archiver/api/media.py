@@ -36,6 +36,8 @@ def blueprint() -> Blueprint:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Content-Security-Policy"] = "sandbox"
         response.headers["Cache-Control"] = "private, no-store"
-        return response.make_conditional(request)
+        # If-None-Match -> 304; Range -> 206, so a player can seek in a video.
+        return response.make_conditional(request, accept_ranges=True,
+                                         complete_length=len(media.data))
 
     return bp

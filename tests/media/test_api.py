@@ -97,3 +97,11 @@ def test_the_item_shows_its_media_references(
     assert [(m["id"], m["object"], m["sha256"], m["mime"]) for m in media] == [
         ("p", f"media/{stored['image/png']}", sha(png()), "image/png"),
         ("j", f"media/{stored['image/jpeg']}", sha(jpeg()), "image/jpeg")]
+
+
+def test_a_byte_range_is_served_partially_for_seeking_in_a_video(
+        client: FlaskClient, tokens: dict[str, str], stored: dict[str, str]) -> None:
+    r = client.get(f"/api/v1/media/{stored['image/png']}",
+                   headers={**bearer(tokens["admin"]), "Range": "bytes=0-7"})
+    assert r.status_code == 206 and r.data == png()[:8]
+    assert r.headers["Content-Range"] == f"bytes 0-7/{len(png())}"

@@ -57,6 +57,14 @@ CHILD = textwrap.dedent("""
 """)
 
 
+def crash(backend_env: dict[str, str], crash_at: str) -> None:
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    child = subprocess.run([sys.executable, "-c", CHILD, crash_at],
+                           env={**os.environ, **backend_env, "PYTHONPATH": root},
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 137, child.stdout + child.stderr
+
+
 def media_count(archive: Archive) -> int:
     with archive.catalog.reader() as conn:
         return conn.execute(select(func.count()).select_from(t.media)).scalar_one()
@@ -72,11 +80,7 @@ def test_a_crash_anywhere_in_a_write_with_media_leaves_an_archive_that_verifies(
                             media={sha(held): blob(held)})
     archive.close()
 
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    child = subprocess.run([sys.executable, "-c", CHILD, crash_at],
-                           env={**os.environ, **backend_env, "PYTHONPATH": root},
-                           capture_output=True, text=True, timeout=120)
-    assert child.returncode == 137, child.stdout + child.stderr
+    crash(backend_env, crash_at)
 
     reopened = open_archive(load_settings(env=backend_env))  # start-up reconciliation
     try:
@@ -102,6 +106,32 @@ def test_a_crash_anywhere_in_a_write_with_media_leaves_an_archive_that_verifies(
         assert len(reopened.store.list("media/")) == 4
         payload = read_record(reopened.appender, max(retry.seqs or [4])).payload
         assert payload is not None and payload["media"][0]["object"].startswith("media/")
+        assert verify_archive(reopened.appender).ok
+    finally:
+        reopened.close()
+
+
+@pytest.mark.parametrize("backend_env", [("s3", "postgres")], ids=["s3-postgres"],
+                         indirect=True)
+def test_a_locked_orphan_blob_is_hidden_and_its_only_key_purged(
+        make_archive: Callable[..., Archive], backend_env: dict[str, str]) -> None:
+    archive = make_archive()
+    assert archive.store.supports_object_lock
+    archive.close()
+    crash(backend_env, "media/")
+    reopened = open_archive(load_settings(env=backend_env))
+    try:
+        store = reopened.store
+        client, bucket, prefix = store.client(), store.bucket, store.prefix  # type: ignore[attr-defined]
+        media = client.list_object_versions(Bucket=bucket, Prefix=prefix + "media/")
+        [version] = media["Versions"]  # the orphan's locked bytes: retention forbids purging
+        [marker] = media["DeleteMarkers"]  # ... so a delete marker hides them
+        assert marker["Key"] == version["Key"] and marker["IsLatest"]
+        assert store.list("media/") == []
+        keys = client.list_object_versions(Bucket=bucket, Prefix=prefix + "keys/")
+        names = {v["Key"] for v in keys.get("Versions", []) + keys.get("DeleteMarkers", [])}
+        # the orphan key object is gone with every version: the hidden blob has no key left
+        assert names == {prefix + "keys/000000000000-000000000000.json"}
         assert verify_archive(reopened.appender).ok
     finally:
         reopened.close()
