@@ -228,6 +228,7 @@ def test_a_deleted_reply_to_another_servers_post_is_detected(
 
     ok(result)
     assert captured == [("deleted", "reply", reply["id"])]
+    assert_second_run_archives_nothing(archive, account_id, http, instance, server)
 
 
 def test_a_renamed_account_is_an_edit_of_its_profile(archive, account_id, instance, server,
@@ -254,7 +255,9 @@ def test_a_429_with_retry_after_is_waited_for_and_the_run_completes(
     before = head(archive)
     result = collect_account(archive, account_id, transport=http)
     ok(result)
-    assert ("created", "post", post["id"]) in captures_after(archive, before)
+    assert sorted(captures_after(archive, before)) == [("created", "post", post["id"]),
+                                                       ("observed", "profile", PROFILE)]
+    assert_second_run_archives_nothing(archive, account_id, http, instance, server)
 
 
 def test_an_expired_token_pauses_the_account_and_archives_nothing(
@@ -267,6 +270,9 @@ def test_an_expired_token_pauses_the_account_and_archives_nothing(
     assert result.outcome == "failed" and "credentials rejected" in result.error
     assert captured == []
     assert acc.get_account(archive.catalog, account_id).status == "paused"
+    instance.token_valid = True          # a paused account is not collected until resumed
+    result, captured = run(archive, account_id, http, instance, server)
+    assert (result.outcome, captured) == ("paused", [])
 
 
 @pytest.mark.parametrize("bad", [
@@ -276,7 +282,7 @@ def test_an_expired_token_pauses_the_account_and_archives_nothing(
     Reply(200, b"x" * 3_000_000, {"Content-Type": "application/json"}),
 ])
 def test_a_bad_page_fails_the_run_and_the_next_good_run_archives_everything(
-        archive, account_id, instance, server, bad):
+        archive, account_id, instance, server, http, bad):
     post = instance.post(ago(10), "<p>x</p>")
     instance.install(server)
     server.route("GET", STATUSES, bad)
@@ -290,6 +296,7 @@ def test_a_bad_page_fails_the_run_and_the_next_good_run_archives_everything(
     ok(result)
     assert sorted(captured) == [("created", "post", post["id"]),
                                 ("observed", "profile", PROFILE)]
+    assert_second_run_archives_nothing(archive, account_id, http, instance, server)
 
 
 def test_a_drop_mid_pagination_fails_the_run_and_nothing_is_archived(
