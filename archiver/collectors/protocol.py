@@ -77,6 +77,8 @@ class Harvest:
     cursor: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)   # said in the run record ("budget spent")
     requests: int = 0                                # platform requests made (reads billed)
+    # (kind, message): raised as account alerts once the run is recorded ("token_expiring")
+    alerts: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Collector(Protocol):

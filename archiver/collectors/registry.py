@@ -15,7 +15,7 @@ import re
 from archiver.collectors.protocol import Collector
 from archiver.errors import ConfigError
 
-BUILT_IN = ("mastodon", "bluesky", "x")
+BUILT_IN = ("mastodon", "bluesky", "x", "facebook", "instagram")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _extra: dict[str, Collector] = {}
 

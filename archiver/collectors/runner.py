@@ -129,6 +129,10 @@ def collect_account(archive: Archive, account_id: str, *, transport: Transport |
                           threads=sorted(harvest.threads) if result.ok else [],
                           looked_up=looked if result.ok else [], seqs=seqs)
     result.seq = record_run(archive.appender, actor, details, cursor)
+    if result.ok and harvest.alerts:  # the collector's warnings (a token about to expire)
+        with archive.catalog.writer() as conn:
+            for kind, message in harvest.alerts:
+                acc.raise_alert(conn, account.id, kind, message, format_time(clock()))
     if not result.ok:
         log.warning("collection run of %s (%s %s): %s: %s", account.id, account.platform,
                     account.handle, result.outcome, result.error)
