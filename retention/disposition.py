@@ -59,8 +59,9 @@ class DueSet:
 
 
 def _disagree(a: Policy, b: Policy) -> bool:
-    return (a.period, a.trigger, a.account_event, a.cutoff, a.action) != \
-        (b.period, b.trigger, b.account_event, b.cutoff, b.action)
+    return (a.period, a.trigger, a.account_event, a.cutoff, a.fiscal_year_start_month,
+            a.action) != (b.period, b.trigger, b.account_event, b.cutoff,
+                          b.fiscal_year_start_month, b.action)
 
 
 def decide(r: RecordFacts, covering: list[Policy], hold_ids: list[str], now: datetime
@@ -97,32 +98,68 @@ def due(records: Iterable[RecordFacts], policies: Iterable[Policy], holds: Itera
     id; a query hold missing from it covers whatever its other criteria match.
     """
     query_matches = query_matches or {}
-    live_policies = list(policies)
-    active = [h for h in holds if h.active(now)]
+    cands = _CandidateMemo(list(policies), [h for h in holds if h.active(now)])
     out = DueSet()
-    # Scope matching depends on few fields: memoise it per distinct combination, so 50
-    # policies and 20 holds cost a dictionary lookup per record, not 70 scope checks.
-    policy_memo: dict[tuple[str, str, str, str, frozenset[str]], list[Policy]] = {}
+    per_set: Counter[tuple[str, ...]] = Counter()
     for r in records:
-        key = (r.platform, r.account, r.kind, r.event, r.account_tags)
-        covering = policy_memo.get(key)
-        if covering is None:
-            covering = [p for p in live_policies
-                        if p.scope.matches(r.platform, r.account, r.kind, r.event,
-                                           r.account_tags)]
-            policy_memo[key] = covering
-            # overlaps are counted per record below; nothing to do here
-        hold_ids = [h.id for h in active if h.covers(r, query_matches.get(h.id))]
+        covering, candidate_holds = cands.get(r)
+        per_set[tuple(p.id for p in covering)] += 1
+        hold_ids = [h.id for h in candidate_holds
+                    if h.covers_instance(r, query_matches.get(h.id))]
         d = decide(r, covering, hold_ids, now)
         out.by_outcome(d.outcome).append(d)
         if not covering and not hold_ids:
             out.uncovered += 1
-        if len(covering) > 1:
-            for i, a in enumerate(covering):
-                for b in covering[i + 1:]:
-                    if _disagree(a, b):
-                        out.overlaps[tuple(sorted((a.id, b.id)))] += 1  # type: ignore[index]
+    by_id = {p.id: p for p in cands.policies}
+    for ids, n in per_set.items():
+        for i, a in enumerate(ids):
+            for b in ids[i + 1:]:
+                if _disagree(by_id[a], by_id[b]):
+                    out.overlaps[(min(a, b), max(a, b))] += n
     return out
+
+
+class _CandidateMemo:
+    """Which policies and holds can cover a record depends on few of its fields: worked
+    out once per distinct combination (and the account, the many-valued field, checked
+    only against the few policies and holds that name accounts), so 50 policies and 20
+    holds cost dictionary lookups per record; dates and queries are checked per record."""
+
+    def __init__(self, policies: list[Policy], holds: list[Hold]) -> None:
+        # keepers first (permanent, then triggers that may not have happened): decide()
+        # stops at the first policy that keeps the record
+        self.policies = sorted(policies, key=lambda p: (not p.period.permanent,
+                                                        p.trigger in ("captured", "published")))
+        self.holds = holds
+        self._by_kind: dict[tuple[str, str, str, frozenset[str]], list[Policy]] = {}
+        self._holds_by_kind: dict[tuple[str, str], list[Hold]] = {}
+        self._full: dict[tuple[str, str, str, str, frozenset[str]],
+                         tuple[list[Policy], list[Hold]]] = {}
+
+    def get(self, r: RecordFacts) -> tuple[list[Policy], list[Hold]]:
+        key = (r.platform, r.account, r.kind, r.event, r.account_tags)
+        found = self._full.get(key)
+        if found is None:
+            kind_key = (r.platform, r.kind, r.event, r.account_tags)
+            ps = self._by_kind.get(kind_key)
+            if ps is None:
+                ps = self._by_kind[kind_key] = [
+                    p for p in self.policies
+                    if p.scope.matches(r.platform, r.account, r.kind, r.event, r.account_tags)
+                    or (p.scope.accounts and p.scope.matches(
+                        r.platform, next(iter(p.scope.accounts)), r.kind, r.event,
+                        r.account_tags))]
+            hs = self._holds_by_kind.get((r.platform, r.kind))
+            if hs is None:
+                hs = self._holds_by_kind[(r.platform, r.kind)] = [
+                    h for h in self.holds
+                    if h.covers_kind_of(r.platform, next(iter(h.scope.accounts), r.account),
+                                        r.kind)]
+            found = ([p for p in ps if not p.scope.accounts or r.account in p.scope.accounts],
+                     [h for h in hs if not h.scope.accounts or r.account in h.scope.accounts])
+            if len(self._full) < 200_000:
+                self._full[key] = found
+        return found
 
 
 def overlapping_policies(policies: Iterable[Policy]) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ and a record may be under several holds at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -77,13 +77,20 @@ class Hold:
 
     def covers(self, r: RecordFacts, query_matches: frozenset[int] | set[int] | None) -> bool:
         """Whether the scope takes in `r` (activity is the caller's question)."""
+        return (self.covers_kind_of(r.platform, r.account, r.kind)
+                and self.covers_instance(r, query_matches))
+
+    def covers_kind_of(self, platform: str, account: str, kind: str) -> bool:
+        """The part of the scope that depends on the record's platform, account and kind."""
         s = self.scope
-        if s.accounts and r.account not in s.accounts:
-            return False
-        if s.platforms and r.platform not in s.platforms:
-            return False
-        if s.kinds and r.kind not in s.kinds:
-            return False
+        return ((not s.accounts or account in s.accounts)
+                and (not s.platforms or platform in s.platforms)
+                and (not s.kinds or kind in s.kinds))
+
+    def covers_instance(self, r: RecordFacts,
+                        query_matches: frozenset[int] | set[int] | None) -> bool:
+        """The part of the scope that depends on the record itself: dates and the query."""
+        s = self.scope
         if s.date_from is not None or s.date_to is not None:
             when = r.captured if s.date_field == "captured" else (r.published or r.captured)
             if s.date_from is not None and when < s.date_from:
@@ -99,17 +106,6 @@ class Hold:
                 "scope": self.scope.as_dict(), "placed_by": self.placed_by,
                 "placed_at": iso_time(self.placed_at), "released_by": self.released_by,
                 "released_at": iso_time(self.released_at) if self.released_at else None}
-
-
-@dataclass(frozen=True, slots=True)
-class HoldIndex:
-    """Holds grouped for fast matching over many records (see `disposition.due`)."""
-
-    holds: tuple[Hold, ...] = ()
-    query_matches: Mapping[str, frozenset[int]] = field(default_factory=dict)
-
-    def covering(self, r: RecordFacts) -> list[str]:
-        return [h.id for h in self.holds if h.covers(r, self.query_matches.get(h.id))]
 
 
 def parse_hold_scope(value: Any) -> HoldScope:
