@@ -24,12 +24,20 @@ medians are what to quote on a shared machine.
 
 Without `postgres` among `--engines` the catalog is SQLite. A PostgreSQL catalog is
 needed for the postgres engine (`--postgres-url`).
+
+On a busy machine a 1,000,000-record run is long: `--workdir DIR --keep-schema` keeps the
+archive (and prints the catalog URL); `--resume DIR --catalog-url URL` reuses it (corpus
+and ingest skipped; a Whoosh index left half built by a killed run is caught up from its
+mark, as after a crash), and `--parallel` builds the engines' indexes at the same time
+in separate processes (each rate is then measured while the others run).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import random
 import sqlite3
@@ -54,7 +62,7 @@ from archiver.search.engine import FACETS  # noqa: E402
 from archiver.search.postgres_engine import PostgresIndex  # noqa: E402
 from archiver.search.query import SearchRequest, search  # noqa: E402
 from archiver.search.whoosh_engine import SearchIndex  # noqa: E402
-from archiver.wiring import init_archive  # noqa: E402
+from archiver.wiring import init_archive, open_archive  # noqa: E402
 
 _SEED_TEXT = (
     "the to of and a in is for on that with flood road closed park meeting council river "
@@ -151,8 +159,9 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float, float]:
 
 
 @contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    """A fresh schema in the PostgreSQL database at `url`, dropped afterwards."""
+def postgres_schema(url: str, *, keep: bool = False) -> Iterator[str]:
+    """A fresh schema in the PostgreSQL database at `url`, dropped afterwards (unless
+    `keep`)."""
     from sqlalchemy import create_engine, text
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
@@ -162,8 +171,9 @@ def postgres_schema(url: str) -> Iterator[str]:
     try:
         yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
     finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if not keep:
+            with engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
 
 
@@ -195,9 +205,9 @@ class Fts5:
         self.db = sqlite3.connect(path)
         self.db.executescript("""
             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-            CREATE VIRTUAL TABLE fts USING fts5(tokens,
+            CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens,
                 tokenize = 'unicode61 remove_diacritics 0');
-            CREATE TABLE meta (seq INTEGER PRIMARY KEY, platform TEXT, account TEXT,
+            CREATE TABLE IF NOT EXISTS meta (seq INTEGER PRIMARY KEY, platform TEXT, account TEXT,
                 kind TEXT, event TEXT, published INTEGER, day TEXT);""")
 
     def build(self, appender: Any, batch: int = 10_000) -> int:
@@ -270,6 +280,52 @@ def _parts(query: str) -> list[str]:
 
 # -- the run ------------------------------------------------------------------------------
 
+def engine_name(name: str, args: argparse.Namespace) -> str:
+    return {"whoosh": f"whoosh (procs={args.procs})", "postgres": "postgres",
+            "fts5": "sqlite fts5 (reference)"}[name]
+
+
+def open_engine(name: str, args: argparse.Namespace, archive: Any, tmp: Path) -> Engine:
+    settings = archive.settings
+    if name == "whoosh":
+        w = SearchIndex(settings.index_dir, procs=args.procs)
+        return Engine(engine_name(name, args),
+                      lambda: w.catch_up(archive.appender, batch=args.batch),
+                      lambda: sum(p.stat().st_size for p in settings.index_dir.rglob("*")
+                                  if p.is_file()),
+                      lambda r: search(w, archive, r), w.close)
+    if name == "postgres":
+        pg = PostgresIndex.for_settings(settings)
+        return Engine(engine_name(name, args),
+                      lambda: pg.catch_up(archive.appender, batch=args.batch),
+                      lambda: _postgres_size(pg), lambda r: search(pg, archive, r), pg.close)
+    fts = Fts5(tmp / "fts5.db")
+    return Engine(engine_name(name, args), lambda: fts.build(archive.appender, args.batch),
+                  fts.size, fts.run, fts.close)
+
+
+def build(e: Engine) -> dict[str, Any]:
+    """Index the archive with one engine; its figures."""
+    t0 = time.perf_counter()
+    indexed = e.build()
+    seconds = time.perf_counter() - t0
+    size = e.size()
+    log(f"{e.name}: indexed {indexed:,} records in {seconds:.0f} s = "
+        f"{indexed / max(seconds, 1e-9):,.0f} records/s; index {size / 1e6:,.1f} MB")
+    return {"indexed": indexed, "seconds": round(seconds, 1),
+            "per_s": round(indexed / max(seconds, 1e-9)), "size_mb": round(size / 1e6, 1)}
+
+
+def _build_in_child(name: str, args: argparse.Namespace, tmp: str, env: dict[str, str],
+                    queue: Any) -> None:
+    settings = load_settings(env={"ARCHIVER_HOME": str(Path(tmp) / "home"), **env})
+    archive = open_archive(settings)
+    e = open_engine(name, args, archive, Path(tmp))
+    figures = build(e)
+    e.close()
+    archive.close()
+    queue.put((e.name, figures))
+
 @dataclass
 class Engine:
     name: str
@@ -287,6 +343,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--engines", default="whoosh,postgres,fts5")
     ap.add_argument("--out", help="also write the figures as JSON to this file")
+    ap.add_argument("--batch", type=int, default=10_000, help="records per index commit")
+    ap.add_argument("--workdir", help="work here and keep it (default: a temporary directory)")
+    ap.add_argument("--keep-schema", action="store_true", help="keep the PostgreSQL schema")
+    ap.add_argument("--resume", help="a kept workdir: reuse its corpus and archive")
+    ap.add_argument("--catalog-url", help="with --resume: the kept archive's catalog URL")
+    ap.add_argument("--parallel", action="store_true",
+                    help="build the engines' indexes at the same time, one process each")
     ap.add_argument("--postgres-url", default=os.environ.get(
         "ARCHIVER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
         help="the database for a PostgreSQL catalog (a fresh schema is made and dropped)")
@@ -296,9 +359,16 @@ def main() -> None:
     if unknown or not engines:
         ap.error(f"--engines: whoosh, postgres, fts5 (not {', '.join(sorted(unknown))})")
 
-    with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
+    if args.resume:
+        env = {"ARCHIVER_CATALOG_URL": args.catalog_url} if args.catalog_url else {}
+        run(args, engines, Path(args.resume), env)
+        return
+    with (contextlib.nullcontext(args.workdir) if args.workdir
+          else tempfile.TemporaryDirectory(prefix="search-bench-")) as tmp:
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         if "postgres" in engines:
-            with postgres_schema(args.postgres_url) as url:
+            with postgres_schema(args.postgres_url, keep=args.keep_schema) as url:
+                log(f"catalog: {url}")
                 run(args, engines, Path(tmp), {"ARCHIVER_CATALOG_URL": url})
         else:
             run(args, engines, Path(tmp), {})
@@ -312,50 +382,52 @@ def run(args: argparse.Namespace, names: list[str], tmp: Path, env: dict[str, st
     """One benchmark: corpus, ingest, each engine's index, then the same queries on each."""
     results: dict[str, Any] = {"records": args.records, "engines": {}, "queries": {}}
     settings = load_settings(env={"ARCHIVER_HOME": str(tmp / "home"), **env})
-    archive, _ = init_archive(settings, "bench.archiver/search")
-    t0 = time.perf_counter()
-    words, texts = write_corpus(tmp / "corpus.jsonl", args.records, args.seed)
-    log(f"corpus written in {time.perf_counter() - t0:.0f} s")
-    t0 = time.perf_counter()
-    with (tmp / "corpus.jsonl").open("rb") as f:
-        summary = archive.ingestor.ingest(o for _, o in read_jsonl(
-            f, max_text_bytes=100_000, max_line_bytes=1_000_000))
-    ingest_s = time.perf_counter() - t0
-    if "ARCHIVER_CATALOG_URL" in env:
-        analyze_catalog(archive)
-    results["corpus"] = {"archived": summary.archived, "events": dict(summary.events),
-                         "ingest_per_s": round(summary.archived / ingest_s)}
-    log(f"corpus: {summary.archived:,} records archived ({dict(summary.events)}), ingest "
-        f"{summary.archived / ingest_s:,.0f} records/s")
-
-    engines: list[Engine] = []
-    for name in names:
-        if name == "whoosh":
-            w = SearchIndex(settings.index_dir, procs=args.procs)
-            engines.append(Engine(
-                f"whoosh (procs={args.procs})", lambda w=w: w.catch_up(archive.appender),
-                lambda: sum(p.stat().st_size for p in settings.index_dir.rglob("*")
-                            if p.is_file()),
-                lambda r, w=w: search(w, archive, r), w.close))
-        elif name == "postgres":
-            pg = PostgresIndex.for_settings(settings)
-            engines.append(Engine("postgres", lambda pg=pg: pg.catch_up(archive.appender),
-                                  lambda pg=pg: _postgres_size(pg),
-                                  lambda r, pg=pg: search(pg, archive, r), pg.close))
-        else:
-            fts = Fts5(tmp / "fts5.db")
-            engines.append(Engine("sqlite fts5 (reference)",
-                                  lambda fts=fts: fts.build(archive.appender), fts.size,
-                                  fts.run, fts.close))
-    for e in engines:
+    if args.resume:
+        archive = open_archive(settings)
+        words = vocabulary(VOCABULARY, random.Random(args.seed))
+        with (tmp / "corpus.jsonl").open(encoding="utf-8") as f:
+            texts = [json.loads(line)["text"] for line, _ in zip(f, range(2000), strict=False)]
+        summary = None
+        results["corpus"] = json.loads((tmp / "corpus.json").read_text())
+        (tmp / "fts5.db").unlink(missing_ok=True)
+    else:
+        archive, _ = init_archive(settings, "bench.archiver/search")
         t0 = time.perf_counter()
-        indexed = e.build()
-        seconds = time.perf_counter() - t0
-        results["engines"][e.name] = {"indexed": indexed, "seconds": round(seconds, 1),
-                                      "per_s": round(indexed / seconds),
-                                      "size_mb": round(e.size() / 1e6, 1)}
-        log(f"{e.name}: indexed {indexed:,} records in {seconds:.0f} s = "
-            f"{indexed / seconds:,.0f} records/s; index {e.size() / 1e6:,.1f} MB")
+        words, texts = write_corpus(tmp / "corpus.jsonl", args.records, args.seed)
+        log(f"corpus written in {time.perf_counter() - t0:.0f} s")
+        t0 = time.perf_counter()
+        with (tmp / "corpus.jsonl").open("rb") as f:
+            summary = archive.ingestor.ingest(o for _, o in read_jsonl(
+                f, max_text_bytes=100_000, max_line_bytes=1_000_000))
+        ingest_s = time.perf_counter() - t0
+        if "ARCHIVER_CATALOG_URL" in env:
+            analyze_catalog(archive)
+        results["corpus"] = {"archived": summary.archived, "events": dict(summary.events),
+                             "ingest_per_s": round(summary.archived / ingest_s)}
+        (tmp / "corpus.json").write_text(json.dumps(results["corpus"]))
+    log(f"corpus: {results['corpus']}")
+
+    if args.parallel:
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        children = [ctx.Process(target=_build_in_child, args=(
+            name, args, str(tmp), env, queue)) for name in names]
+        for child in children:
+            child.start()
+        for _ in children:
+            name, figures = queue.get()
+            results["engines"][name] = figures
+        for child in children:
+            child.join()
+    engines = [open_engine(name, args, archive, tmp) for name in names]
+    if not args.parallel:
+        for e in engines:
+            results["engines"][e.name] = build(e)
+    if args.resume and "whoosh" in names:
+        results["engines"][engine_name("whoosh", args)]["note"] = (
+            "resumed: the rate is of the records indexed in this run")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1, ensure_ascii=False))
 
     rng = random.Random(args.seed + 1)
     rank = {w: i for i, w in enumerate(words)}
@@ -382,7 +454,7 @@ def run(args: argparse.Namespace, names: list[str], tmp: Path, env: dict[str, st
         "very common term (~half)": lambda: SearchRequest(query=rng.choice(very_common)),
     }
     header = f"{'query (top 20)':32}" + "".join(f"{e.name[:24]:>26}" for e in engines)
-    print(f"\n{summary.archived:,} records; p50 / p95 ms (first run)\n{header}")
+    print(f"\n{results['corpus']['archived']:,} records; p50 / p95 ms (first run)\n{header}")
     for kind, make in makers.items():
         runs = args.runs if "very common" not in kind else max(5, args.runs // 3)
         sample = [make() for _ in range(runs + 1)]
