@@ -117,6 +117,10 @@ class ReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per response, sent at once: unbuffered small writes meeting the
+            # client's delayed ACK cost ~40 ms a request (Nagle).
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
