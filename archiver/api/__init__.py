@@ -23,6 +23,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
         auth,
         disposition,
         errors,
+        exports,
         health,
         holds,
         ingest,
@@ -56,7 +57,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     app.extensions[EXTENSION] = ApiContext(settings, archive,
                                            metrics.ApiMetrics(archive, index), index)
     for module in (health, metrics, openapi, ingest, records, items, log, audit, search,
-                   accounts, media, retention, holds, disposition):
+                   accounts, media, retention, holds, disposition, exports):
         app.register_blueprint(module.blueprint())
     undecided = sorted(set(app.view_functions) - set(PERMISSIONS))
     if undecided:

@@ -2,7 +2,7 @@
 status with progress, and download expiry.
 
 An export is asked for (`export.created`, a `system` record in the log, names who, the
-scope and the options), runs (in a thread of the API process, or in the foreground for
+scope and the options), runs (in the API process's export thread, or in the foreground for
 `archiver export`), and ends `done` (`export.completed` records the package's SHA-256,
 size, counts and checkpoint) or `failed` (`export.failed`). The package can be downloaded
 until `expires_at`; after that it is deleted and a download answers 410. A job whose
@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import queue
 import secrets
 import threading
 from dataclasses import dataclass
@@ -220,15 +221,34 @@ def _options(doc: dict[str, Any]) -> bag.ExportOptions:
                              delimiters=Delimiters(**doc["delimiters"]))
 
 
-def start(archive: Archive, export_id: str) -> threading.Thread:
-    """Run the export in a daemon thread of this process (the API's background job)."""
-    def work() -> None:
-        with contextlib.suppress(Exception):  # recorded on the job by run_export
-            run_export(archive, export_id)
+class ExportRunner:
+    """One background thread per API process that runs queued exports one at a time, so
+    exports never take more than one core from the web workers."""
 
-    thread = threading.Thread(target=work, name=f"export-{export_id}", daemon=True)
-    thread.start()
-    return thread
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, export_id: str) -> None:
+        self._queue.put(export_id)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="exports",
+                                                daemon=True)
+                self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            export_id = self._queue.get()
+            with contextlib.suppress(Exception):  # recorded on the job by run_export
+                run_export(self.archive, export_id)
+            self._queue.task_done()
+
+    def wait(self) -> None:
+        """Until every submitted export has finished (tests, shutdown)."""
+        self._queue.join()
 
 
 def download(archive: Archive, export_id: str) -> tuple[ExportJob, Path]:
