@@ -420,7 +420,7 @@ class FacebookCollector:
                         harvest.observations.append(obs)
                         harvest.listed.add(obs.item_id)
                 harvest.threads.add(post.item_id)
-            _threads_below(harvest, known)
+            threads_below(harvest, known)
         harvest.window_start = times.format_time(start)
         harvest.window_end = observed_at
         harvest.cursor = {"last_run": observed_at}
@@ -471,7 +471,7 @@ def _note_rename(account: AccountConfig, page: Mapping[str, Any], harvest: Harve
         harvest.notes.append(f"page renamed: @{account.handle} is now @{username}")
 
 
-def _threads_below(harvest: Harvest, known: Sequence[KnownItem]) -> None:
+def threads_below(harvest: Harvest, known: Sequence[KnownItem]) -> None:
     """`filter=stream` returns every comment of the post, replies included: archived
     comments below a fetched post (at any depth) belong to a complete thread too."""
     parent = {k.item_id: k.parent_id for k in known}
