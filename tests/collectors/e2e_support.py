@@ -1,8 +1,15 @@
 """What every collector's end-to-end scenarios share: run the runner once, read back the
 capture records it appended, the newest payload of an item, the command line in-process.
 
-Plain functions, not fixtures (a fixture imported into a test module is shadowed by the
-test's parameter of the same name); each e2e module keeps its own one-line fixtures:
+Mostly plain functions (a fixture imported into a test module under its own name is
+shadowed, for linters, by the test's parameter of that name). The few fixtures every
+module repeated are here under other attribute names and registered with `name=`; a
+module takes them by importing them (`# noqa: F401`, pytest finds them by scanning the
+module):
+
+    from tests.collectors.e2e_support import local_backend, replay_server, transport  # noqa: F401
+
+or keeps its own one-line fixtures:
 
     @pytest.fixture
     def http() -> Iterator[Transport]:
@@ -15,6 +22,7 @@ import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +35,8 @@ from archiver.collectors.runs import RunResult
 from archiver.collectors.transport import Transport, TransportSettings
 from archiver.log.reader import read_record
 from archiver.wiring import Archive
+from tests.fixtures.backends import backend_env_for
+from tests.replay.server import ReplayServer
 
 Captured = list[tuple[str, str, str]]
 
@@ -38,6 +48,29 @@ def quiet_transport(**settings: Any) -> Iterator[Transport]:
     with Transport(TransportSettings(**options), sleep=lambda s: None,
                    rng=random.Random(3)) as transport:
         yield transport
+
+
+@pytest.fixture(name="backend_env", params=[("filesystem", "sqlite")],
+                ids=["filesystem-sqlite"])
+def local_backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """`backend_env` on the filesystem and SQLite only: the runner and capture are the same
+    on every backend (their own suites cover S3 and PostgreSQL); these scenarios are about
+    what a platform's answers become. A test still asks for S3 + PostgreSQL with
+    `@pytest.mark.parametrize("backend_env", [("s3", "postgres")], indirect=True)`."""
+    return backend_env_for(request, tmp_path)
+
+
+@pytest.fixture(name="server")
+def replay_server() -> Iterator[ReplayServer]:
+    """`server`: a replay server on a free local port, for this test."""
+    with ReplayServer() as s:
+        yield s
+
+
+@pytest.fixture(name="http")
+def transport() -> Iterator[Transport]:
+    """`http`: the quiet transport (never sleeps, two retries)."""
+    yield from quiet_transport()
 
 
 def ago(minutes: float) -> datetime:

@@ -7,23 +7,27 @@ nothing new; failures archive nothing and leave the cursor where it was.
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from archiver.catalog import schema as t
-from archiver.cli import main
 from archiver.collectors import accounts as acc
 from archiver.collectors.exports_cli import import_export
 from archiver.collectors.runner import collect_account
 from archiver.collectors.runs import RunResult
 from archiver.collectors.transport import Transport, TransportSettings
-from archiver.log.reader import read_record
 from archiver.wiring import Archive
+from tests.collectors import e2e_support
+from tests.collectors.e2e_support import (  # noqa: F401 - fixtures: backend_env, server, http
+    Captured,
+    ago,
+    captures_after,
+    cli,
+    head,
+    local_backend,
+    replay_server,
+    transport,
+)
+from tests.collectors.e2e_support import last_payload as payload_of
 from tests.collectors.mastodon_replay import (
     ACCOUNT_ID,
     NOT_FOUND,
@@ -35,7 +39,6 @@ from tests.collectors.mastodon_replay import (
     outbox,
     public_account,
 )
-from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
 SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️"
@@ -48,29 +51,9 @@ ROK = public_account(1, "rok_z", "Rok Žagar", "toot.example")
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 17
 
 
-# The runner and capture are the same on every backend (their own suites cover S3 and
-# PostgreSQL); these scenarios are about what Mastodon's answers become.
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
 @pytest.fixture
 def instance(server: ReplayServer) -> FakeMastodon:
     return FakeMastodon()
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    with Transport(TransportSettings(retries=2, backoff=0.01), sleep=lambda s: None,
-                   rng=random.Random(3)) as transport:
-        yield transport
 
 
 @pytest.fixture
@@ -80,50 +63,21 @@ def account_id(archive: Archive, server: ReplayServer) -> str:
                            credentials={"access_token": TOKEN}).id
 
 
-def ago(minutes: float) -> datetime:
-    """Shortly before now (older statuses would be archived as `observed` backfill)."""
-    return datetime.now(UTC) - timedelta(minutes=minutes)
-
-
-def head(archive: Archive) -> int:
-    with archive.catalog.reader() as conn:
-        return conn.execute(select(t.records.c.seq).order_by(t.records.c.seq.desc())
-                            .limit(1)).scalar_one()
-
-
-def captures_after(archive: Archive, seq: int) -> list[tuple[str, str, str]]:
-    """(event, kind, item_id) of every capture record after `seq`, in log order."""
-    with archive.catalog.reader() as conn:
-        rows = conn.execute(select(t.records.c.event, t.records.c.kind, t.records.c.item_id)
-                            .where(t.records.c.seq > seq, t.records.c.type == "capture")
-                            .order_by(t.records.c.seq)).all()
-    return [tuple(r) for r in rows]
-
-
-def payload_of(archive: Archive, item_id: str) -> dict:
-    """The newest capture payload of the item."""
-    with archive.catalog.reader() as conn:
-        seq = conn.execute(select(t.records.c.seq).where(t.records.c.item_id == item_id)
-                           .order_by(t.records.c.seq.desc()).limit(1)).scalar_one()
-    return read_record(archive.appender, seq).payload
-
-
 def run(archive: Archive, account_id: str, http: Transport, instance: FakeMastodon,
-        server: ReplayServer) -> tuple[RunResult, list]:
+        server: ReplayServer) -> tuple[RunResult, Captured]:
+    """The instance's current state installed on the server, then one run."""
     instance.install(server)
-    before = head(archive)
-    result = collect_account(archive, account_id, transport=http)
-    return result, captures_after(archive, before)
+    return e2e_support.run(archive, account_id, http)
 
 
 def ok(result: RunResult) -> None:
     assert result.outcome == "ok", result.error
 
 
-def assert_second_run_archives_nothing(archive, account_id, http, instance, server) -> None:
-    result, captured = run(archive, account_id, http, instance, server)
-    ok(result)
-    assert captured == [] and result.archived == 0
+def assert_second_run_archives_nothing(archive: Archive, account_id: str, http: Transport,
+                                       instance: FakeMastodon, server: ReplayServer) -> None:
+    instance.install(server)
+    e2e_support.assert_second_run_archives_nothing(archive, account_id, http)
 
 
 def test_posts_comments_replies_and_media_are_created_once(
@@ -337,18 +291,6 @@ def test_an_imported_export_is_observed_and_then_collected_without_duplicates(
     assert captured == [("observed", "profile", PROFILE)]
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    assert TOKEN not in out + err
-    lines = out.strip().splitlines()
-    return code, (json.loads(lines[-1]) if lines else {"stderr": err})
-
-
 def test_the_command_line_adds_collects_and_imports(
         archive, backend_env, instance, server, capsys, monkeypatch, tmp_path):
     for k, v in backend_env.items():
@@ -356,23 +298,29 @@ def test_the_command_line_adds_collects_and_imports(
     post = instance.post(ago(30), f"<p>{SW}</p>", language="sw")
     instance.reply(post, ago(20), f"<p>{FA}</p>", account=DANA)
     instance.install(server)
-    code, added = cli(capsys, "accounts", "add", "mastodon", "--platform-id", ACCOUNT_ID,
-                      "--handle", "city", "--base-url", server.url,
-                      "--credential", f"access_token={TOKEN}", "--option", "lookback_days=3")
-    assert code == 0, added
+    code, added, output = cli(capsys, "accounts", "add", "mastodon", "--platform-id",
+                              ACCOUNT_ID, "--handle", "city", "--base-url", server.url,
+                              "--credential", f"access_token={TOKEN}",
+                              "--option", "lookback_days=3")
+    assert TOKEN not in output
+    assert code == 0, output
 
-    code, first = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
-    assert code == 0 and first["outcome"] == "ok", first
+    code, first, output = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    assert TOKEN not in output
+    assert code == 0 and first["outcome"] == "ok", output
     assert first["events"] == {"created": 2, "edited": 0, "deleted": 0, "hidden": 0,
                                "restored": 0, "observed": 1}
-    code, second = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    code, second, output = cli(capsys, "collect", "--once", "--account", added["id"],
+                               "--json")
+    assert TOKEN not in output
     assert code == 0 and sum(second["events"].values()) == 0
 
     path = tmp_path / "outbox.json"
     old = note_activity("111000000000000000", ago(60 * 24 * 400), f"<p>{SL}</p>",
                         language="sl")
     path.write_text(json.dumps(outbox([old]), ensure_ascii=False))
-    code, imported = cli(capsys, "import", "mastodon", str(path), "--account", added["id"])
-    assert code == 0, imported
+    code, _, output = cli(capsys, "import", "mastodon", str(path), "--account", added["id"])
+    assert TOKEN not in output
+    assert code == 0, output
     assert payload_of(archive, "111000000000000000")["text"] == SL
     assert payload_of(archive, "111000000000000000")["account"] == ACCOUNT_ID

@@ -7,25 +7,25 @@ nothing new; failures archive nothing and leave the cursor where it was.
 from __future__ import annotations
 
 import json
-import random
 import zipfile
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
 
-from archiver.catalog import schema as t
-from archiver.cli import main
 from archiver.collectors import accounts as acc
-from archiver.collectors.runner import collect_account
-from archiver.collectors.runs import RunResult
 from archiver.collectors.transport import Transport, TransportSettings
-from archiver.log.reader import read_record
 from archiver.wiring import Archive
+from tests.collectors.e2e_support import (  # noqa: F401 - fixtures: backend_env, server, http
+    ago,
+    assert_second_run_archives_nothing,
+    cli,
+    last_payload,
+    local_backend,
+    replay_server,
+    run,
+    transport,
+)
 from tests.collectors.x_replay import ACCOUNT_ID, TOKEN, FakeX, not_found
-from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
 SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️"
@@ -35,29 +35,11 @@ PROFILE = f"account:{ACCOUNT_ID}"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
 
 
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
 @pytest.fixture
 def x(server: ReplayServer) -> FakeX:
     fake = FakeX()
     fake.install(server)
     return fake
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    with Transport(TransportSettings(retries=2, backoff=0.01), sleep=lambda s: None,
-                   rng=random.Random(3)) as transport:
-        yield transport
 
 
 def add(archive: Archive, server: ReplayServer, **options: object) -> str:
@@ -69,46 +51,6 @@ def add(archive: Archive, server: ReplayServer, **options: object) -> str:
 @pytest.fixture
 def account_id(archive: Archive, server: ReplayServer) -> str:
     return add(archive, server)
-
-
-def ago(minutes: int) -> datetime:
-    """A time shortly before now (older posts would be archived as `observed` backfill)."""
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes)
-
-
-def head(archive: Archive) -> int:
-    with archive.catalog.reader() as conn:
-        return conn.execute(select(t.records.c.seq).order_by(t.records.c.seq.desc())
-                            .limit(1)).scalar_one()
-
-
-def captures_after(archive: Archive, seq: int) -> list[tuple[str, str, str]]:
-    """(event, kind, item_id) of every capture record after `seq`, in log order."""
-    with archive.catalog.reader() as conn:
-        rows = conn.execute(select(t.records.c.event, t.records.c.kind, t.records.c.item_id)
-                            .where(t.records.c.seq > seq, t.records.c.type == "capture")
-                            .order_by(t.records.c.seq)).all()
-    return [tuple(r) for r in rows]
-
-
-def run(archive: Archive, account_id: str, http: Transport) -> tuple[RunResult, list]:
-    before = head(archive)
-    result = collect_account(archive, account_id, transport=http)
-    return result, captures_after(archive, before)
-
-
-def last_payload(archive: Archive, item_id: str) -> dict:
-    with archive.catalog.reader() as conn:
-        seq = conn.execute(select(t.records.c.seq).where(t.records.c.item_id == item_id)
-                           .order_by(t.records.c.seq.desc()).limit(1)).scalar_one()
-    return read_record(archive.appender, seq).payload
-
-
-def assert_second_run_archives_nothing(archive: Archive, account_id: str,
-                                       http: Transport) -> None:
-    result, captured = run(archive, account_id, http)
-    assert result.outcome == "ok", result.error
-    assert captured == [] and result.archived == 0
 
 
 def test_posts_comments_and_replies_are_created_once(archive, account_id, server, x, http):
@@ -322,35 +264,24 @@ def test_a_spent_read_budget_archives_what_it_read_and_presumes_nothing_deleted(
     assert captured == [("created", "post", posts[2])] and result.looked_up == 0
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_the_command_line_adds_collects_and_imports_an_x_archive(
         archive, backend_env, server, x, capsys, monkeypatch, tmp_path):
     for k, v in backend_env.items():
         monkeypatch.setenv(k, v)
     x.post(SW, ago(30), lang="sw")
-    code, out, err = cli(capsys, "accounts", "add", "x", "--platform-id", ACCOUNT_ID,
-                         "--handle", "WrenfieldCity", "--base-url", server.url,
-                         "--credential", f"bearer_token={TOKEN}",
-                         "--option", "read_budget=200")
-    assert code == 0, err
-    account_id = json.loads(out.strip().splitlines()[-1])["id"]
+    code, added, output = cli(capsys, "accounts", "add", "x", "--platform-id", ACCOUNT_ID,
+                              "--handle", "WrenfieldCity", "--base-url", server.url,
+                              "--credential", f"bearer_token={TOKEN}",
+                              "--option", "read_budget=200")
+    assert code == 0, output
+    account_id = added["id"]
 
-    code, out, err = cli(capsys, "collect", "--once", "--account", account_id, "--json")
-    first = json.loads(out.strip().splitlines()[-1])
-    assert code == 0 and first["outcome"] == "ok", (out, err)
+    code, first, output = cli(capsys, "collect", "--once", "--account", account_id, "--json")
+    assert code == 0 and first["outcome"] == "ok", output
     assert first["events"]["created"] == 2          # the post and the profile
-    code, out, _ = cli(capsys, "collect", "--once", "--account", account_id, "--json")
-    assert sum(json.loads(out.strip().splitlines()[-1])["events"].values()) == 0
-    assert TOKEN not in out + err
+    code, second, output = cli(capsys, "collect", "--once", "--account", account_id, "--json")
+    assert sum(second["events"].values()) == 0
+    assert TOKEN not in output
 
     old = {"tweet": {"id_str": "1200000000000000000", "id": "1200000000000000000",
                      "full_text": SL, "created_at": "Wed Nov 27 12:00:00 +0000 2019",
@@ -362,16 +293,16 @@ def test_the_command_line_adds_collects_and_imports_an_x_archive(
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("data/account.js", account_js)
         zf.writestr("data/tweets.js", "window.YTD.tweets.part0 = " + json.dumps([old]))
-    code, out, err = cli(capsys, "import", "x", str(path), "--account", account_id)
-    assert code == 0, err
+    code, _, output = cli(capsys, "import", "x", str(path), "--account", account_id)
+    assert code == 0, output
     assert last_payload(archive, "1200000000000000000")["event"] == "observed"
     assert last_payload(archive, "1200000000000000000")["text"] == SL
 
     bad = tmp_path / "not-x.zip"
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("outbox.json", "{}")
-    code, out, err = cli(capsys, "import", "x", str(bad))
-    assert code != 0 and "no data/tweets.js" in err
+    code, _, output = cli(capsys, "import", "x", str(bad))
+    assert code != 0 and "no data/tweets.js" in output
 
 
 @pytest.mark.parametrize("backend_env", [("s3", "postgres")], indirect=True,
