@@ -43,6 +43,10 @@ from archiver.times import format_time
 DEFAULT_BASE_URLS: dict[str, str] = {
     "bluesky": "https://public.api.bsky.app",
     "x": "https://api.x.com",
+    "youtube": "https://www.googleapis.com/youtube/v3",
+    "threads": "https://graph.threads.net/v1.0",
+    "linkedin": "https://api.linkedin.com/rest",
+    "tiktok": "https://open.tiktokapis.com",
 }
 STATUSES = ("active", "paused", "removed")
 MIN_INTERVAL, MAX_INTERVAL = 10, 30 * 86400

@@ -15,7 +15,8 @@ import re
 from archiver.collectors.protocol import Collector
 from archiver.errors import ConfigError
 
-BUILT_IN = ("mastodon", "bluesky", "x", "facebook", "instagram")
+BUILT_IN = ("mastodon", "bluesky", "x", "facebook", "instagram", "youtube", "threads",
+            "linkedin", "tiktok")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _extra: dict[str, Collector] = {}
 
