@@ -18,7 +18,8 @@ from typing import Any
 from archiver.errors import ConfigError
 
 CONFIG_FILE = "archiver.toml"
-SECRET_KEYS = frozenset({"secret_key", "access_key", "password"})
+SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "meta_app_secret",
+                         "meta_verify_token"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ class SearchSettings:
 
 SEARCH_ENGINES = ("whoosh", "postgres")
 
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    meta_app_secret: str = ""    # Meta app secret: checks X-Hub-Signature-256 of deliveries
+    meta_verify_token: str = ""  # the token Meta's subscription check must present
+
 _SECTIONS: dict[str, type] = {
     "catalog": CatalogSettings,
     "store": StoreSettings,
@@ -80,6 +87,7 @@ _SECTIONS: dict[str, type] = {
     "keys": KeySettings,
     "api": ApiSettings,
     "search": SearchSettings,
+    "webhooks": WebhookSettings,
 }
 
 
@@ -93,6 +101,7 @@ class Settings:
     keys: KeySettings
     api: ApiSettings = ApiSettings()
     search: SearchSettings = SearchSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @property
     def catalog_url(self) -> str:

@@ -35,6 +35,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
         records,
         retention,
         search,
+        webhooks,
     )
     from archiver.api.context import EXTENSION, ApiContext
     from archiver.api.permissions import PERMISSIONS
@@ -57,7 +58,8 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     app.extensions[EXTENSION] = ApiContext(settings, archive,
                                            metrics.ApiMetrics(archive, index), index)
     for module in (health, metrics, openapi, ingest, records, items, log, audit, search,
-                   accounts, media, retention, holds, disposition, exports):
+                   accounts, media, retention, holds, disposition, exports,
+                   webhooks):
         app.register_blueprint(module.blueprint())
     undecided = sorted(set(app.view_functions) - set(PERMISSIONS))
     if undecided:

@@ -69,6 +69,9 @@ PERMISSIONS: dict[str, frozenset[str] | None] = {
     "accounts.update_account": _ADMIN,
     "accounts.remove_account": _ADMIN,
     "accounts.account_health_view": _ADMIN,
+    # Meta presents no bearer token: the verify token / X-Hub-Signature-256 authenticate.
+    "webhooks.verify_meta": PUBLIC,
+    "webhooks.deliver_meta": PUBLIC,
 }
 
 # Requests to these are not written to the audit trail: they read no content and change
