@@ -110,7 +110,8 @@ main{max-width:640px;margin:24px auto;padding:0 12px}
 align-items:center;justify-content:center;font-weight:bold;font-size:20px;flex:none}
 .name{font-weight:bold}.handle,.time,.meta{color:#536471;font-size:13px}
 .text{margin:12px 0;white-space:normal;unicode-bidi:plaintext;line-height:1.5;font-size:17px}
-.media img{max-width:100%;border-radius:10px;border:1px solid #dfe3e8}
+.media img,.media video{display:block;width:100%;max-height:480px;object-fit:cover;
+border-radius:10px;border:1px solid #dfe3e8;margin:6px 0}
 .badge{display:inline-block;border-radius:6px;padding:1px 8px;font-size:12px;
 font-weight:bold;margin-inline-end:6px}
 .b-created,.b-observed{background:#e0f2fe;color:#075985}.b-edited{background:#fef3c7;
