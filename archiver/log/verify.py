@@ -235,7 +235,18 @@ def _verify_media(appender: Appender, report: VerifyReport, objects: set[str],
     """Every media object has its key, every media key its object, and each blob opens
     and hashes to what every record naming it says."""
     fail = report.failures.append
-    for media_id in sorted(objects - set(keys)):
+    keyless = objects - set(keys)
+    shredded: set[str] = set()
+    if keyless:  # a disposition destroys a blob's key; the catalog says which it shredded
+        from archiver.log.shred import destroyed_media
+
+        with appender.p.catalog.reader() as conn:
+            shredded = destroyed_media(conn, keyless)
+    for media_id in sorted(keyless):
+        if media_id in shredded:
+            report.warnings.append(f"{MEDIA_PREFIX}{media_id}: data key destroyed by "
+                                   f"disposition; the object is unreadable and can go")
+            continue
         fail(IntegrityError("media object whose key is in no key object (extra or orphan)",
                             where=MEDIA_PREFIX + media_id))
     for media_id in sorted(set(keys) - objects):

@@ -131,3 +131,33 @@ def test_a_record_naming_a_missing_object_is_reported_with_its_seq(home: Path) -
     failures = json.loads(result.stdout)["failures"]
     named = [f for f in failures if f["where"] == name and f["seq"] is not None]
     assert named and "named by a record" in named[0]["reason"]
+
+
+def test_a_blob_shredded_by_disposition_is_a_warning_an_unknown_keyless_one_a_failure(
+        fs_env: dict[str, str]) -> None:
+    from archiver.disposal import refresh_facts
+    from archiver.log.shred import Destruction, destroy_in_catalog, purge_store_keys
+    from archiver.log.verify import verify_archive
+
+    archive, _ = init_archive(load_settings(env=fs_env), "media.test/log")
+    try:
+        data = png()
+        seq = archive.ingestor.ingest([observation("1", media=[{"url": "a",
+                                                                 "sha256": sha(data)}])],
+                                      media={sha(data): blob(data)}).seqs[0]
+        [name] = archive.store.list("media/")
+        refresh_facts(archive.appender)
+        with archive.appender.session() as ws:
+            destroy_in_catalog(ws, [Destruction(seq, "p1", "S1", "test")], run_id="r1",
+                               tombstone="bare", actor="test",
+                               now="2026-12-02T00:00:00.000000Z")
+        purge_store_keys(archive.appender, [seq])
+        report = verify_archive(archive.appender)
+        assert report.ok, report.failures
+        assert any(w.startswith(f"{name}: data key destroyed") for w in report.warnings)
+        extra = "media/" + "ab" * 16
+        archive.store.put(extra, archive.store.get(name))
+        report = verify_archive(archive.appender)
+        assert [f.where for f in report.failures] == [extra]
+    finally:
+        archive.close()
