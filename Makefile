@@ -49,6 +49,12 @@ test-deps:
 	  echo "installing golang-go and golang-golang-x-mod-dev (interop verifier)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    golang-go golang-golang-x-mod-dev >/dev/null; }
+	@# Exports: PDF renderings need a font covering Latin and Arabic script; the HTML
+	@# renderings are opened in headless Chromium.
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing fonts-dejavu-core and chromium (exports)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    fonts-dejavu-core chromium >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
