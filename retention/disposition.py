@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from retention.holds import Hold
 from retention.policies import Policy, RecordFacts
@@ -100,30 +101,42 @@ def due(records: Iterable[RecordFacts], policies: Iterable[Policy], holds: Itera
     query_matches = query_matches or {}
     cands = _CandidateMemo(list(policies), [h for h in holds if h.active(now)])
     out = DueSet()
-    per_set: Counter[tuple[str, ...]] = Counter()
+    per_set: Counter[Any] = Counter()
+    sets: dict[Any, list[Policy]] = {}
     for r in records:
-        covering, candidate_holds = cands.get(r)
-        per_set[tuple(p.id for p in covering)] += 1
+        set_key, covering, candidate_holds = cands.get(r)
+        if set_key not in sets:
+            sets[set_key] = covering
+        per_set[set_key] += 1
         hold_ids = [h.id for h in candidate_holds
-                    if h.covers_instance(r, query_matches.get(h.id))]
+                    if h.covers_instance(r, query_matches.get(h.id))] if candidate_holds else []
         d = decide(r, covering, hold_ids, now)
         out.by_outcome(d.outcome).append(d)
         if not covering and not hold_ids:
             out.uncovered += 1
-    by_id = {p.id: p for p in cands.policies}
-    for ids, n in per_set.items():
-        for i, a in enumerate(ids):
-            for b in ids[i + 1:]:
-                if _disagree(by_id[a], by_id[b]):
-                    out.overlaps[(min(a, b), max(a, b))] += n
+    for set_key, n in per_set.items():
+        covering = sets[set_key]
+        for i, a in enumerate(covering):
+            for b in covering[i + 1:]:
+                if _disagree(a, b):
+                    out.overlaps[(min(a.id, b.id), max(a.id, b.id))] += n
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _KindEntry:
+    policies: list[Policy]  # those naming no accounts
+    by_account: dict[str, list[Policy]]  # those naming accounts, per account
+    holds: list[Hold]
+    holds_by_account: dict[str, list[Hold]]
 
 
 class _CandidateMemo:
     """Which policies and holds can cover a record depends on few of its fields: worked
-    out once per distinct combination (and the account, the many-valued field, checked
-    only against the few policies and holds that name accounts), so 50 policies and 20
-    holds cost dictionary lookups per record; dates and queries are checked per record."""
+    out once per (platform, kind, event, account tags), with the many-valued account
+    looked up in an index of the policies and holds that name accounts. 50 policies and
+    20 holds then cost dictionary lookups per record; dates and queries are checked per
+    record."""
 
     def __init__(self, policies: list[Policy], holds: list[Hold]) -> None:
         # keepers first (permanent, then triggers that may not have happened): decide()
@@ -131,35 +144,45 @@ class _CandidateMemo:
         self.policies = sorted(policies, key=lambda p: (not p.period.permanent,
                                                         p.trigger in ("captured", "published")))
         self.holds = holds
-        self._by_kind: dict[tuple[str, str, str, frozenset[str]], list[Policy]] = {}
-        self._holds_by_kind: dict[tuple[str, str], list[Hold]] = {}
-        self._full: dict[tuple[str, str, str, str, frozenset[str]],
-                         tuple[list[Policy], list[Hold]]] = {}
+        self._by_kind: dict[tuple[str, str, str, frozenset[str]], _KindEntry] = {}
 
-    def get(self, r: RecordFacts) -> tuple[list[Policy], list[Hold]]:
-        key = (r.platform, r.account, r.kind, r.event, r.account_tags)
-        found = self._full.get(key)
-        if found is None:
-            kind_key = (r.platform, r.kind, r.event, r.account_tags)
-            ps = self._by_kind.get(kind_key)
-            if ps is None:
-                ps = self._by_kind[kind_key] = [
-                    p for p in self.policies
-                    if p.scope.matches(r.platform, r.account, r.kind, r.event, r.account_tags)
-                    or (p.scope.accounts and p.scope.matches(
-                        r.platform, next(iter(p.scope.accounts)), r.kind, r.event,
-                        r.account_tags))]
-            hs = self._holds_by_kind.get((r.platform, r.kind))
-            if hs is None:
-                hs = self._holds_by_kind[(r.platform, r.kind)] = [
-                    h for h in self.holds
-                    if h.covers_kind_of(r.platform, next(iter(h.scope.accounts), r.account),
-                                        r.kind)]
-            found = ([p for p in ps if not p.scope.accounts or r.account in p.scope.accounts],
-                     [h for h in hs if not h.scope.accounts or r.account in h.scope.accounts])
-            if len(self._full) < 200_000:
-                self._full[key] = found
-        return found
+    def _entry(self, r: RecordFacts) -> _KindEntry:
+        base: list[Policy] = []
+        by_account: dict[str, list[Policy]] = {}
+        for p in self.policies:
+            accounts = p.scope.accounts
+            probe = next(iter(accounts)) if accounts else r.account
+            if p.scope.matches(r.platform, probe, r.kind, r.event, r.account_tags):
+                if accounts:
+                    for a in accounts:
+                        by_account.setdefault(a, []).append(p)
+                else:
+                    base.append(p)
+        hs: list[Hold] = []
+        hs_by_account: dict[str, list[Hold]] = {}
+        for h in self.holds:
+            accounts = h.scope.accounts
+            if h.covers_kind_of(r.platform, next(iter(accounts)) if accounts else r.account,
+                                r.kind):
+                if accounts:
+                    for a in accounts:
+                        hs_by_account.setdefault(a, []).append(h)
+                else:
+                    hs.append(h)
+        return _KindEntry(base, by_account, hs, hs_by_account)
+
+    def get(self, r: RecordFacts) -> tuple[Any, list[Policy], list[Hold]]:
+        """(a key naming the covering set, the covering policies, the candidate holds)."""
+        kind_key = (r.platform, r.kind, r.event, r.account_tags)
+        e = self._by_kind.get(kind_key)
+        if e is None:
+            e = self._by_kind[kind_key] = self._entry(r)
+        extra = e.by_account.get(r.account) if e.by_account else None
+        held = e.holds_by_account.get(r.account) if e.holds_by_account else None
+        if extra:
+            return (kind_key, r.account), e.policies + extra, \
+                e.holds + held if held else e.holds
+        return kind_key, e.policies, e.holds + held if held else e.holds
 
 
 def overlapping_policies(policies: Iterable[Policy]) -> list[tuple[str, str]]:
