@@ -290,7 +290,11 @@ class BlueskyCollector:
     - `lookback_days` (default 7): how far before the newest post of the last run the
       feed is listed again, for edits, new replies and deletions;
     - `max_pages` (default 50): feed pages per run at most (100 posts a page); a first
-      run that stops there archives the newest part and says so.
+      run that stops there archives the newest part and says so;
+    - `max_threads` (default 500): reply threads read per run at most, newest first.
+      The rest (a first run over a long history) wait in the cursor (`threads_before`)
+      for the next runs, so that no run needs more requests than the AppView's rate
+      limit allows (3,000 per 5 minutes) and fails for ever.
     """
 
     platform: ClassVar[str] = PLATFORM
@@ -305,13 +309,19 @@ class BlueskyCollector:
 
         lookback = timedelta(days=_option(account, "lookback_days", 7, 0, 3650))
         max_pages = int(_option(account, "max_pages", 50, 1, 100_000))
+        max_threads = int(_option(account, "max_threads", 500, 1, 1_000_000))
         since = None
         last_newest = _normalised(cursor["newest"]) if isinstance(cursor.get("newest"), str) \
             else None
         if last_newest is not None:
             since = times.format_time(times.parse_time(last_newest) - lookback)
+        # Threads not read yet (all of them on a first run): the whole feed is listed.
+        backlog = (_normalised(cursor["threads_before"])
+                   if isinstance(cursor.get("threads_before"), str) else None)
+        pending = last_newest is None or backlog is not None
 
-        posts, complete, oldest = self._list_feed(api, account, since, max_pages, out)
+        posts, complete, oldest = self._list_feed(api, account, None if pending else since,
+                                                  max_pages, out)
         # A client may write a createdAt in the future; it must not push the look-back.
         newest = max([p.published_at for p in posts if p.published_at and p.published_at <= now]
                      + ([last_newest] if last_newest else []), default=None)
@@ -321,12 +331,18 @@ class BlueskyCollector:
             out.listed.add(str(post.uri))
 
         roots_with_comments = _known_roots(known)
-        for post in posts:
-            replies = post.raw.get("replyCount")
-            if replies == 0 and str(post.uri) not in roots_with_comments:
-                continue  # nothing to fetch, and nothing archived under it to re-check
+        due = [p for p in posts  # newest first: the look-back window, then the backlog
+               if (p.raw.get("replyCount") != 0 or str(p.uri) in roots_with_comments)
+               and (since is None or last_newest is None or (p.published_at or "") >= since
+                    or (backlog is not None and (p.published_at or "") <= backlog))]
+        for post in due[:max_threads]:
             if self._thread(api, account, post, out):
                 out.threads.add(str(post.uri))
+        threads_before = None
+        if len(due) > max_threads:
+            threads_before = due[max_threads].published_at or EARLIEST
+            out.notes.append(f"{len(due) - max_threads} reply threads left for later runs "
+                             f"(max_threads {max_threads})")
 
         out.window_start = EARLIEST if complete else oldest
         out.window_end = now
@@ -342,6 +358,8 @@ class BlueskyCollector:
                         and out.window_start <= item.published_at <= now):
                     out.threads.add(item.parent_id)
         out.cursor = {"handle": handle, "newest": newest}
+        if threads_before is not None:
+            out.cursor["threads_before"] = threads_before
         out.requests = http.requests - started
         return out
 

@@ -523,6 +523,40 @@ def test_a_post_deleted_before_its_thread_is_read_is_not_claimed_as_a_thread(
     assert post in h.listed and post not in h.threads
 
 
+def test_threads_beyond_max_threads_wait_in_the_cursor_for_later_runs(
+        server, appview, http):
+    posts = []
+    for day in range(1, 6):
+        posts.append(appview.post(f"Siku {day}", f"2026-11-0{day}T09:00:00Z"))
+        appview.post("Asante!", f"2026-11-0{day}T10:00:00Z", by="amani", parent=posts[-1])
+    thread_calls = "/xrpc/app.bsky.feed.getPostThread"
+
+    first = harvest(server, http, max_threads=3, lookback_days=1)
+    assert first.threads == set(posts[2:][::-1]) | {c for c in first.listed if "amani" in c}
+    assert first.cursor["threads_before"] == "2026-11-02T09:00:00.000000Z"
+    assert first.notes == ["2 reply threads left for later runs (max_threads 3)"]
+
+    server.requests.clear()
+    second = harvest(server, http, cursor=first.cursor, max_threads=3, lookback_days=1)
+    assert [r.arg("uri") for r in server.calls(thread_calls)] == [posts[4], posts[3], posts[1]]
+    assert second.cursor["threads_before"] == "2026-11-01T09:00:00.000000Z"
+    assert {o.item_id for o in posts_of(second)} >= set(posts)  # the whole feed is listed
+
+    server.requests.clear()
+    third = harvest(server, http, cursor=second.cursor, max_threads=3, lookback_days=1)
+    assert [r.arg("uri") for r in server.calls(thread_calls)] == [posts[4], posts[3], posts[0]]
+    assert "threads_before" not in third.cursor and third.notes == []
+
+    server.requests.clear()
+    fourth = harvest(server, http, cursor=third.cursor, max_threads=3, lookback_days=1)
+    assert [r.arg("uri") for r in server.calls(thread_calls)] == [posts[4], posts[3]]
+    assert fourth.cursor == {"handle": HANDLE, "newest": "2026-11-05T09:00:00.000000Z"}
+
+
+def posts_of(h: Harvest) -> list[Observation]:
+    return [o for o in h.observations if o.kind == "post"]
+
+
 def test_a_first_run_stops_at_max_pages_and_says_so(server, appview, http, monkeypatch):
     monkeypatch.setattr("archiver.collectors.bluesky.FEED_PAGE", 10)
     for day in range(1, 29):
