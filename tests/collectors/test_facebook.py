@@ -4,6 +4,7 @@ headers, what a lookup may and may not call a deletion, options and credentials.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +22,15 @@ from archiver.collectors.transport import Transport
 from archiver.errors import CollectorError, CredentialsRejected, MalformedResponse
 from tests.collectors.e2e_support import ago, quiet_transport, run
 from tests.collectors.facebook_replay import PAGE_ID, TOKEN, VERSION, FakePage, graph_time
+from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
 SL = "Obvestilo: čistilna akcija v soboto."
+
+
+@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
+def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    return backend_env_for(request, tmp_path)
 
 
 @pytest.fixture
