@@ -25,7 +25,7 @@ import json
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,7 @@ from archiver.errors import (
     IntegrityError,
     InvalidRequest,
     NotFound,
+    ObjectLocked,
 )
 from archiver.log.appender import Appender
 from archiver.log.checkpoint import CheckpointSigner, CheckpointVerifier
@@ -509,6 +510,7 @@ def _finish_logged(archive: Archive, run_id: str, index: Any = None) -> None:
     appender = archive.appender
     segments: set[int] = set()
     seqs: list[int] = []
+    shredded_media: set[str] = set()
     with appender.p.catalog.reader() as conn:
         for row in conn.execute(select(t.destroyed_records.c.seq, t.records.c.segment_first)
                                 .join(t.records, t.records.c.seq == t.destroyed_records.c.seq)
@@ -534,6 +536,7 @@ def _finish_logged(archive: Archive, run_id: str, index: Any = None) -> None:
                     {"b_seq": s["seq"], "outcome": "destroyed", "hold_ids": None,
                      "done_at": time} for s in todo])
         segments.update(s["segment_first"] for s in stones)
+        shredded_media.update(m for m, _ in media)
         seqs.extend(s["seq"] for s in todo)
         media_seqs = [m for _, m in media]
         if media_seqs:
@@ -542,6 +545,10 @@ def _finish_logged(archive: Archive, run_id: str, index: Any = None) -> None:
                     select(t.records.c.segment_first).where(t.records.c.seq.in_(media_seqs))))
     if segments:
         purge_store_keys(appender, segments)
+    for media_id in sorted(shredded_media):  # after the keys: never a key without its blob
+        # A WORM store refuses until the blob's retention date; its key is gone already.
+        with suppress(ObjectLocked):
+            appender.p.store.delete(media_key(media_id))
     if seqs:
         own = index is None
         index = index or _open_index(archive)
