@@ -186,7 +186,8 @@ def collect(obj: Any, once: bool, account_id: str | None, as_json: bool) -> None
               show_default=True, help="Longest sleep between scheduling passes (seconds).")
 @click.pass_obj
 def worker_cmd(obj: Any, max_sleep: float) -> None:
-    """Collect every account on its schedule until SIGTERM."""
+    """Collect every account on its schedule until SIGTERM; accounts with the option
+    stream=true (Mastodon, Bluesky) are also followed in real time."""
     from archiver.collectors.scheduler import worker
 
     _log_to_stderr()
@@ -197,7 +198,8 @@ def worker_cmd(obj: Any, max_sleep: float) -> None:
         if any(result.events.values()):
             _index(archive)
 
-    runs = worker(archive, after_each=after_each, max_sleep=max_sleep)
+    runs = worker(archive, after_each=after_each, max_sleep=max_sleep,
+                  after_streamed=lambda: _index(archive))
     click.echo(f"worker stopped after {runs} runs", err=True)
 
 

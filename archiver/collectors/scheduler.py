@@ -5,6 +5,8 @@ interval ago; a rate-limited run sets `retry_at`, and the account is not due bef
 Paused and removed accounts are skipped. The worker loops over due accounts, runs the
 search catch-up after each collection (as `archiver ingest` does), sleeps until the next
 account is due (at most `max_sleep`), and stops between runs on SIGTERM or SIGINT.
+Accounts with the option `stream=true` are also followed in real time (streams.py):
+their streams are started, and stopped for accounts paused or removed, on every pass.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from archiver.collectors.accounts import Account, list_accounts
 from archiver.collectors.runner import collect_account
 from archiver.collectors.runs import RunResult, RunRow, adopt_missing_runs, last_run
+from archiver.collectors.streams import Streams, StreamSettings
 from archiver.times import parse_time
 from archiver.wiring import Archive
 
@@ -75,10 +78,17 @@ def run_due(archive: Archive, *, actor: str, after_each: Callable[[RunResult], N
 
 def worker(archive: Archive, *, after_each: Callable[[RunResult], None] | None = None,
            max_sleep: float = 30.0, stop: threading.Event | None = None,
-           install_signals: bool = True, clock: Callable[[], datetime] = _now) -> int:
+           install_signals: bool = True, clock: Callable[[], datetime] = _now,
+           streams: bool = True, stream_settings: StreamSettings | None = None,
+           after_streamed: Callable[[], None] | None = None) -> int:
     """Loop until stopped; returns the number of runs made. SIGTERM ends it gracefully:
-    the run under way finishes and is recorded, then the loop exits."""
+    the run under way finishes and is recorded, the streams flush what they hold, then
+    the loop exits. `after_streamed` runs on the worker's thread after a pass in which
+    streams archived something (the search catch-up)."""
     stop = stop or threading.Event()
+    streamed = threading.Event()
+    followed = (Streams(archive, stream_settings, on_flush=lambda n: streamed.set())
+                if streams else None)
     if install_signals:
         def _handler(signum: int, _frame: Any) -> None:
             log.info("worker: signal %d, stopping after the current run", signum)
@@ -94,17 +104,26 @@ def worker(archive: Archive, *, after_each: Callable[[RunResult], None] | None =
         log.exception("worker: could not check the run records")
     log.info("worker: started (SIGTERM stops it after the run under way)")
     runs = 0
-    while not stop.is_set():
-        try:
-            for _ in run_due(archive, actor="archiver worker", after_each=after_each,
-                             stop=stop, clock=clock):
-                runs += 1
-            plan = schedule(archive)
-        except Exception:  # noqa: BLE001 - the catalog/store down: log, wait, try again
-            log.exception("worker: a scheduling pass failed; retrying")
-            plan = []
-        wait = max_sleep
-        if plan:
-            wait = min(max_sleep, max(0.5, (plan[0].at - clock()).total_seconds()))
-        stop.wait(wait)
+    try:
+        while not stop.is_set():
+            try:
+                if followed is not None:
+                    followed.sync()
+                for _ in run_due(archive, actor="archiver worker", after_each=after_each,
+                                 stop=stop, clock=clock):
+                    runs += 1
+                plan = schedule(archive)
+            except Exception:  # noqa: BLE001 - the catalog/store down: log, wait, retry
+                log.exception("worker: a scheduling pass failed; retrying")
+                plan = []
+            if streamed.is_set() and after_streamed is not None:
+                streamed.clear()
+                after_streamed()
+            wait = max_sleep
+            if plan:
+                wait = min(max_sleep, max(0.5, (plan[0].at - clock()).total_seconds()))
+            stop.wait(wait)
+    finally:
+        if followed is not None:
+            followed.stop()
     return runs
