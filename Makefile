@@ -58,6 +58,7 @@ test-deps:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/collect.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
