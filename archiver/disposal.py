@@ -344,40 +344,65 @@ def cancel_run(archive: Archive, run_id: str, actor: Actor, clock: Clock = utcno
 
 
 def decide_review(archive: Archive, run_id: str, seqs: Sequence[int], decision: str,
-                  actor: Actor) -> dict[str, Any]:
-    """Record a reviewer's decision (destroy or keep) for records due for review. Transfer
-    items cannot be destroyed here: transfer is export then destroy, and exports do not
-    exist yet (issue 8)."""
+                  actor: Actor, export_id: str | None = None) -> dict[str, Any]:
+    """Record a person's decision (destroy or keep) for records due for review or transfer.
+
+    Transfer is export, then destroy: destroying a record due for transfer needs the
+    finished export (`export_id`) whose package held it; otherwise ExportRequired.
+    """
     if decision not in ("destroy", "keep"):
         raise InvalidRequest("decision must be destroy or keep")
     if not seqs:
         raise InvalidRequest("name at least one record (seq)")
     wanted = sorted(set(seqs))
     i = t.disposition_items.c
-    with archive.appender.session() as ws:
-        row = run_row(ws.conn, run_id)
-        if row.state not in ("created", "approved"):
-            raise Conflict(f"run {run_id} is {row.state}; decisions are taken before it runs")
-        found = {x.seq: x for x in ws.conn.execute(select(i.seq, i.action).where(
+    with archive.catalog.reader() as conn:
+        row = run_row(conn, run_id)
+        found = {x.seq: x for x in conn.execute(select(i.seq, i.action).where(
             i.run_id == run_id, i.seq.in_(wanted)))}
-        missing = [s for s in wanted if s not in found]
-        if missing:
-            raise InvalidRequest(f"record(s) {missing[:10]} are not in run {run_id}")
-        transfer = [s for s in wanted if found[s].action == "transfer"]
-        if transfer and decision == "destroy":
-            raise ExportRequired(f"record(s) {transfer[:10]} are due for transfer: an export "
-                                 f"must exist first, and exports are not built yet (issue 8)")
-        not_review = [s for s in wanted if found[s].action not in ("review", "transfer")]
-        if not_review:
-            raise InvalidRequest(f"record(s) {not_review[:10]} are due for destruction, not "
-                                 f"review")
+    if row.state not in ("created", "approved"):
+        raise Conflict(f"run {run_id} is {row.state}; decisions are taken before it runs")
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise InvalidRequest(f"record(s) {missing[:10]} are not in run {run_id}")
+    not_review = [s for s in wanted if found[s].action not in ("review", "transfer")]
+    if not_review:
+        raise InvalidRequest(f"record(s) {not_review[:10]} are due for destruction, not "
+                             f"review or transfer")
+    transfer = [s for s in wanted if found[s].action == "transfer"]
+    if transfer and decision == "destroy":
+        _check_exported(archive, transfer, export_id)
+    with archive.appender.session() as ws:
+        if run_row(ws.conn, run_id).state not in ("created", "approved"):
+            raise Conflict(f"run {run_id} changed state; decide again")
         log_system(ws, "disposition.decided", actor.name,
                    {"run_id": run_id, "actor_id": actor.id, "decision": decision,
-                    "seqs": wanted})
+                    "seqs": wanted, "export_id": export_id})
         ws.conn.execute(t.disposition_items.update()
                         .where(i.run_id == run_id, i.seq.in_(wanted))
                         .values(decision=decision))
     return get_run(archive, run_id)
+
+
+def _check_exported(archive: Archive, seqs: Sequence[int], export_id: str | None) -> None:
+    """Every record was in the package of a finished export (issue 8): its scope holds it
+    and the record was in the log when the export was asked for."""
+    if not export_id:
+        raise ExportRequired(f"record(s) {list(seqs)[:10]} are due for transfer: export them "
+                             f"first (archiver export) and name the finished export")
+    from archiver.exports.jobs import get_export
+    from archiver.exports.scope import ExportScope, resolve
+
+    job = get_export(archive, export_id)
+    if job.state not in ("done", "expired"):
+        raise ExportRequired(f"export {export_id} is {job.state}; a transfer needs a "
+                             f"finished export")
+    exported = {s for s in resolve(archive, ExportScope.from_dict(job.scope)).seqs
+                if s < job.created_seq}
+    left = [s for s in seqs if s not in exported]
+    if left:
+        raise ExportRequired(f"record(s) {left[:10]} are not in export {export_id}; export "
+                             f"them first")
 
 
 def execute_run(archive: Archive, run_id: str, actor: Actor, *, clock: Clock = utcnow,
@@ -465,7 +490,7 @@ def _outcome(action: str, decision: str | None, d: Decision | None) -> str:
     if d.outcome == "kept":
         return "kept"
     if d.outcome == "transfer" or action == "transfer":
-        return "export_required"
+        return "destroy" if decision == "destroy" else "export_required"
     if d.outcome == "review" or action == "review":
         return {"destroy": "destroy", "keep": "kept"}.get(decision or "", "awaiting_review")
     return "destroy"

@@ -354,15 +354,17 @@ def disposition_approve(obj: Any, run_id: str, actor: str) -> None:
 @click.option("--seq", "seqs", type=int, multiple=True, required=True,
               help="A record due for review (repeat).")
 @click.option("--destroy/--keep", "destroy", required=True, default=None)
+@click.option("--export", "export_id", default=None,
+              help="For records due for transfer: the finished export that held them.")
 @_ACTOR
 @click.pass_obj
 def disposition_decide(obj: Any, run_id: str, seqs: tuple[int, ...], destroy: bool,
-                       actor: str) -> None:
-    """Decide records due for review: destroy them with the run, or keep them."""
+                       export_id: str | None, actor: str) -> None:
+    """Decide records due for review or transfer: destroy them with the run, or keep them."""
     from archiver.disposal import Actor, decide_review
 
     _emit(decide_review(obj.archive(), run_id, list(seqs), "destroy" if destroy else "keep",
-                        Actor.cli(actor)))
+                        Actor.cli(actor), export_id))
 
 
 @disposition_group.command("execute")

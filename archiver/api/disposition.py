@@ -89,7 +89,7 @@ def blueprint() -> Blueprint:
                path=RunPath, body=DecisionIn, response=RunOut, errors=(404, 409))
     def decide_disposition_run(path: RunPath, body: DecisionIn) -> RunOut:
         return _out(decide_review(api().archive, path.run_id, body.seqs, body.decision,
-                                  _actor()))
+                                  _actor(), body.export_id))
 
     @bp.post("/<run_id>/execute", provide_automatic_options=False)
     @operation(summary="Execute an approved run (or finish an interrupted one)",

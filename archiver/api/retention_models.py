@@ -186,6 +186,10 @@ class RunCreateIn(Strict):
 class DecisionIn(Strict):
     seqs: list[int] = Field(min_length=1, max_length=10_000)
     decision: Literal["destroy", "keep"]
+    export_id: str | None = Field(None, min_length=1, max_length=64,
+                                  description="For records due for transfer: the finished "
+                                              "export that held them (transfer = export, "
+                                              "then destroy)")
 
 
 class RunPath(Strict):

@@ -210,3 +210,26 @@ def test_the_creator_cannot_approve_and_an_unapproved_run_cannot_execute(demo: A
     assert system_actions(demo) == before
     assert get_run(demo, run["id"])["state"] == "created"
     assert all(readable(demo, s) for s in capture_seqs(demo, platform="bluesky"))
+
+
+def test_transfer_is_export_then_destroy(demo: Archive, tmp_path: Path) -> None:
+    from archiver.disposal import decide_review
+    from archiver.errors import ExportRequired
+    from archiver.exports.bag import ExportOptions
+    from archiver.exports.jobs import create_export, run_export
+    from archiver.exports.scope import ExportScope
+
+    add_policy(demo, action="transfer", scope={"platforms": ["bluesky"]})
+    bluesky = capture_seqs(demo, platform="bluesky")
+    run = create_run(demo, ALICE)
+    with pytest.raises(ExportRequired, match="export them first"):
+        decide_review(demo, run["id"], bluesky, "destroy", ALICE)
+    job = create_export(demo, ExportScope(filters={"platform": ["bluesky"]}),
+                        ExportOptions(pdf=False), "alice")
+    run_export(demo, job.id, tmp_path / "transfer.zip")
+    decide_review(demo, run["id"], bluesky, "destroy", ALICE, export_id=job.id)
+    approve_run(demo, run["id"], BOB)
+    done = execute_run(demo, run["id"], BOB)
+    assert done["outcomes"] == {"destroyed": len(bluesky)}
+    assert (tmp_path / "transfer.zip").stat().st_size > 0
+    assert not any(readable(demo, s) for s in bluesky)
