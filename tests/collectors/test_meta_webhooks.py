@@ -336,3 +336,29 @@ def test_the_secrets_come_from_files_and_are_masked(tmp_path):
     assert settings.webhooks.meta_app_secret == SECRET
     masked = settings.masked()["webhooks"]
     assert masked == {"meta_app_secret": "********", "meta_verify_token": "********"}
+
+
+@pytest.mark.parametrize("backend_env", [("s3", "postgres")], indirect=True,
+                         ids=["s3-postgres"])
+def test_a_delivery_on_s3_and_postgres_is_durable_before_the_answer(client, hooked):
+    body = feed(post_change("add", stamp(10)), comment_change("add", stamp(9)))
+
+    response, captured = deliver(client, hooked, body)
+    _, again = deliver(client, hooked, body)
+
+    assert response.status_code == 200
+    assert captured == [("created", "post", POST), ("created", "comment", COMMENT)]
+    assert last_payload(hooked, COMMENT)["text"] == FA and again == []
+
+
+def test_other_objects_and_bad_entry_ids_are_ignored_and_said(client, hooked):
+    body = json.dumps({"object": "user", "entry": [{"id": "1", "time": stamp(1),
+                                                    "changes": [{"field": "feed",
+                                                                 "value": {}}]}]}).encode()
+    response, captured = deliver(client, hooked, body)
+    assert response.status_code == 200 and captured == []
+    assert "object 'user' is not archived" in response.get_json()["ignored"][0]
+
+    body = feed(post_change("add", stamp(3)), page="../../etc")
+    response, captured = deliver(client, hooked, body)
+    assert captured == [] and "not a Graph id" in response.get_json()["ignored"][0]
