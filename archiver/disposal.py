@@ -135,7 +135,7 @@ def refresh_facts(appender: Appender, *, batch: int = 5000) -> int:
             env = parse_line(lines[row.seq - row.segment_first], where=where,
                              expected_seq=row.seq)
             payload = appender.decrypt(env, row.wrapped, row.kek) or {}
-            facts.append((row.seq, _normal_time(payload.get("published_at"))))
+            facts.append((row.seq, fixed_time(payload.get("published_at"))))
             for m in payload.get("media") or []:
                 obj = m.get("object") if isinstance(m, dict) else None
                 if isinstance(obj, str) and obj.startswith("media/"):
@@ -150,15 +150,6 @@ def refresh_facts(appender: Appender, *, batch: int = 5000) -> int:
                              sorted(set(refs)))
             db.set_meta(conn, _FACTS_MARK, str(rows[-1].seq))
         done += len(rows)
-
-
-def _normal_time(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return format_time(parse_time(value))
-    except TimeFormatError:
-        return None
 
 
 def load_facts(conn: Connection, seqs: Sequence[int] | None = None) -> Iterator[RecordFacts]:
@@ -188,6 +179,15 @@ def load_facts(conn: Connection, seqs: Sequence[int] | None = None) -> Iterator[
                               published=_ts(row.published_at),
                               deleted_on_platform=_ts(row.at), account_events=events,
                               account_tags=tags)
+
+
+def fixed_time(value: Any) -> str | None:
+    """A payload's RFC 3339 time in the archive's one fixed form; None when absent or bad
+    (a platform's malformed date must not stop a run: the rules fall back to capture)."""
+    try:
+        return format_time(parse_time(value)) if isinstance(value, str) else None
+    except TimeFormatError:
+        return None
 
 
 def query_matches(archive: Archive, holds: Iterable[Hold], facts: Sequence[RecordFacts]

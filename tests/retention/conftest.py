@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
-from archiver.api import create_app
 from archiver.disposal import Actor
 from archiver.ingest import read_jsonl
 from archiver.log.reader import read_record
@@ -23,6 +20,7 @@ from archiver.retention_store import create_policy, place_hold
 from archiver.search.engines import open_index
 from archiver.tokens import ROLES, create_token
 from archiver.wiring import Archive
+from tests.api.conftest import app, client  # noqa: F401 - the API suite's fixtures
 from tests.fixtures.backends import backend_env_for
 
 RETENTION_BACKENDS = [("filesystem", "sqlite"), ("s3", "postgres")]
@@ -48,16 +46,6 @@ def demo(archive: Archive) -> Archive:
     finally:
         index.close()
     return archive
-
-
-@pytest.fixture
-def app(archive: Archive) -> Flask:
-    return create_app(archive.settings, archive)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 @pytest.fixture
