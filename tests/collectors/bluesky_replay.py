@@ -241,21 +241,6 @@ class AppView:
         return Reply.json({"posts": [self.view(u) for u in uris if u in self.posts]})
 
 
-# -- what an archive holds -------------------------------------------------------------
-
-
-def captures_after(archive: Any, seq: int = -1) -> list[tuple[str, str, str]]:
-    """(event, kind, item_id) of every capture record after `seq`, in log order."""
-    from sqlalchemy import select
-
-    from archiver.catalog import schema as t
-    with archive.catalog.reader() as conn:
-        rows = conn.execute(select(t.records.c.event, t.records.c.kind, t.records.c.item_id)
-                            .where(t.records.c.seq > seq, t.records.c.type == "capture")
-                            .order_by(t.records.c.seq)).all()
-    return [tuple(r) for r in rows]
-
-
 # -- a repository export (CAR v1), as com.atproto.sync.getRepo returns it --------------
 
 

@@ -6,31 +6,27 @@ nothing new; failures archive nothing and leave the cursor where it was.
 
 from __future__ import annotations
 
-import json
-import random
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+import time
 
 import pytest
 from sqlalchemy import select
 
 from archiver.catalog import schema as t
-from archiver.cli import main
 from archiver.collectors import accounts as acc
-from archiver.collectors.runner import collect_account
-from archiver.collectors.runs import RunResult
 from archiver.collectors.transport import Transport, TransportSettings
 from archiver.log.reader import read_record
 from archiver.wiring import Archive
-from tests.collectors.bluesky_replay import (
-    DID,
-    HANDLE,
-    AppView,
-    build_repo_car,
-    captures_after,
+from tests.collectors import e2e_support
+from tests.collectors.bluesky_replay import DID, HANDLE, AppView, build_repo_car
+from tests.collectors.e2e_support import (  # noqa: F401 - fixtures: backend_env, server, http
+    assert_second_run_archives_nothing,
+    cli,
+    last_payload,
+    local_backend,
+    replay_server,
+    run,
+    transport,
 )
-from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
 SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️"
@@ -38,29 +34,9 @@ FA = "اطلاع‌رسانی: مسیر رفت‌وآمد اتوبوس ۱۲ تغ
 SL = "Obvestilo: čistilna akcija v soboto. Žoge in šotori dobrodošli."
 
 
-# The runner and capture are the same on every backend (their own suites cover S3 and
-# PostgreSQL); these scenarios are about what Bluesky's answers become.
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
 @pytest.fixture
 def appview(server: ReplayServer) -> AppView:
     return AppView(server)
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    with Transport(TransportSettings(retries=2, backoff=0.01), sleep=lambda s: None,
-                   rng=random.Random(3)) as transport:
-        yield transport
 
 
 @pytest.fixture
@@ -70,28 +46,8 @@ def account_id(archive: Archive, server: ReplayServer) -> str:
 
 
 def ago(minutes: int) -> str:
-    """A time shortly before now (older posts would be archived as `observed` backfill)."""
-    moment = datetime.now(UTC) - timedelta(minutes=minutes)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def head(archive: Archive) -> int:
-    with archive.catalog.reader() as conn:
-        return conn.execute(select(t.records.c.seq).order_by(t.records.c.seq.desc())
-                            .limit(1)).scalar_one()
-
-
-def run(archive: Archive, account_id: str, http: Transport) -> tuple[RunResult, list]:
-    before = head(archive)
-    result = collect_account(archive, account_id, transport=http)
-    return result, captures_after(archive, before)
-
-
-def assert_second_run_archives_nothing(archive: Archive, account_id: str,
-                                       http: Transport) -> None:
-    result, captured = run(archive, account_id, http)
-    assert result.outcome == "ok", result.error
-    assert captured == [] and result.archived == 0
+    """`createdAt` shortly before now, as Bluesky writes it (older would be backfill)."""
+    return e2e_support.ago(minutes).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def test_posts_comments_and_media_are_created_once(archive, account_id, appview, http):
@@ -121,7 +77,7 @@ def test_an_updated_record_is_an_edit(archive, account_id, appview, http):
     result, captured = run(archive, account_id, http)
 
     assert captured == [("edited", "post", post)]
-    payload = read_record(archive.appender, head(archive) - 1).payload
+    payload = last_payload(archive, post)
     assert payload["text"] == "Cesta je zaprta do 15. ure."
     assert payload["raw"]["cid"] == appview.cid(post)
     assert_second_run_archives_nothing(archive, account_id, http)
@@ -165,7 +121,7 @@ def test_a_deleted_post_and_comment_are_archived_deleted_with_bluesky_answer(
     assert sorted(captured) == sorted([("deleted", "comment", comment),
                                        ("deleted", "post", gone)])
     for item in (comment, gone):
-        payload = read_record(archive.appender, _seq_of(archive, item, last=True)).payload
+        payload = last_payload(archive, item)
         assert payload["event"] == "deleted"
         assert payload["raw"] == {"error": "NotFound", "message": f"Post not found: {item}"}
     assert_second_run_archives_nothing(archive, account_id, http)
@@ -220,7 +176,7 @@ def test_a_long_rate_limit_records_the_run_and_archives_nothing(
     appview.script("app.bsky.feed.getAuthorFeed",
                    Reply.json({"error": "RateLimitExceeded"}, 429,
                               {"RateLimit-Remaining": "0",
-                               "RateLimit-Reset": str(int(datetime.now(UTC).timestamp())
+                               "RateLimit-Reset": str(int(time.time())
                                                       + 900)}))
 
     result, captured = run(archive, account_id, http)
@@ -293,23 +249,12 @@ def test_a_huge_payload_fails_the_run(archive, account_id, appview):
     assert captured == []
 
 
-def _seq_of(archive: Archive, item_id: str, *, last: bool = False) -> int:
-    order = t.records.c.seq.desc() if last else t.records.c.seq
+def _seq_of(archive: Archive, item_id: str) -> int:
+    """The item's first record."""
     with archive.catalog.reader() as conn:
         return conn.execute(select(t.records.c.seq).where(t.records.c.item_id == item_id)
-                            .order_by(order).limit(1)).scalar_one()
+                            .order_by(t.records.c.seq).limit(1)).scalar_one()
 
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
-    """`archiver ARGS...` in this process: exit code and its last JSON line."""
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    lines = out.strip().splitlines()
-    return code, (json.loads(lines[-1]) if lines else {"stderr": err})
 
 
 def test_the_command_line_adds_collects_and_imports(
@@ -319,31 +264,31 @@ def test_the_command_line_adds_collects_and_imports(
     post = appview.post(SW, ago(30), langs=["sw"])
     appview.post(FA, ago(20), by="navid", parent=post)
 
-    code, added = cli(capsys, "accounts", "add", "bluesky", "--platform-id", DID,
+    code, added, _ = cli(capsys, "accounts", "add", "bluesky", "--platform-id", DID,
                       "--handle", HANDLE, "--base-url", server.url,
                       "--option", "lookback_days=3")
     assert code == 0, added
-    code, first = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    code, first, _ = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
     assert code == 0 and first["outcome"] == "ok", first
     assert first["events"] == {"created": 3, "edited": 0, "deleted": 0, "hidden": 0,
                                "restored": 0, "observed": 0}
-    code, second = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    code, second, _ = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
     assert code == 0 and sum(second["events"].values()) == 0
 
     appview.script("app.bsky.feed.getAuthorFeed",
                    Reply(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}))
-    code, failed = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+    code, failed, _ = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
     assert code == 1 and failed["outcome"] == "failed" and "HTML page" in failed["error"]
 
     car = tmp_path / "repo.car"
     car.write_bytes(build_repo_car(DID, {"app.bsky.feed.post/3kold222222a": {
         "$type": "app.bsky.feed.post", "text": SL, "createdAt": "2023-05-01T08:00:00Z",
         "langs": ["sl"]}}))
-    code, imported = cli(capsys, "import", "bluesky", str(car))
+    code, imported, _ = cli(capsys, "import", "bluesky", str(car))
     assert code == 0 and imported["events"]["observed"] == 1, imported
     uri = f"at://{DID}/app.bsky.feed.post/3kold222222a"
     assert read_record(archive.appender, _seq_of(archive, uri)).payload["text"] == SL
 
     car.write_bytes(car.read_bytes()[:100])
-    code, refused = cli(capsys, "import", "bluesky", str(car))
-    assert code == 2 and "not a CAR file" in refused["stderr"]
+    code, _, output = cli(capsys, "import", "bluesky", str(car))
+    assert code == 2 and "not a CAR file" in output

@@ -20,11 +20,13 @@ from archiver.records import Observation
 from tests.collectors.bluesky_replay import (
     DID,
     build_repo_car,
-    captures_after,
     image_blob,
     record_cid,
 )
-from tests.fixtures.backends import backend_env_for
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
+    captures_after,
+    local_backend,
+)
 
 SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️"
 FA = "اطلاع‌رسانی: مسیر رفت‌وآمد اتوبوس ۱۲ تغییر کرد."
@@ -178,18 +180,14 @@ def _cid_bytes_of(data: bytes) -> bytes:
 # -- through `archiver import` -----------------------------------------------------------
 
 
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
 def test_import_archives_every_post_as_observed_once(archive, car):
     summary = import_export(archive, "bluesky", car)
 
     assert summary.archived == 4
-    assert captures_after(archive) == [("observed", o.kind, o.item_id) for o in read_export(car)]
+    expected = [("observed", o.kind, o.item_id) for o in read_export(car)]
+    assert captures_after(archive, -1) == expected
     again = import_export(archive, "bluesky", car)
-    assert again.archived == 0 and len(captures_after(archive)) == 4
+    assert again.archived == 0 and len(captures_after(archive, -1)) == 4
 
 
 def test_a_bad_export_archives_nothing(archive, car):
@@ -199,7 +197,7 @@ def test_a_bad_export_archives_nothing(archive, car):
 
     with pytest.raises(InvalidRequest):
         import_export(archive, "bluesky", car)
-    assert captures_after(archive) == []
+    assert captures_after(archive, -1) == []
 
 
 RKEY = st.text(alphabet="abcdefghijklmnopqrstuvwxyz234567ABCXYZ.-_:~", min_size=1,

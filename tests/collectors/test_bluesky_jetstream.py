@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,11 +21,13 @@ from tests.collectors.bluesky_replay import (
     PUBLIC,
     AppView,
     Jetstream,
-    captures_after,
     image_blob,
     record_cid,
 )
-from tests.fixtures.backends import backend_env_for
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
+    captures_after,
+    local_backend,
+)
 from tests.replay.server import ReplayServer
 
 FA = "اطلاع‌رسانی: مسیر رفت‌وآمد اتوبوس ۱۲ تغییر کرد."
@@ -258,11 +259,6 @@ def test_max_frames_bounds_one_iteration_and_the_next_continues():
 # -- into the archive, next to the poller ------------------------------------------------
 
 
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
 def test_stream_events_archive_created_edited_deleted_once(archive):
     with Jetstream(v2=True) as js:
         js.commit(DID, "create", "3lbqh222222", post(FA))
@@ -270,11 +266,12 @@ def test_stream_events_archive_created_edited_deleted_once(archive):
         js.commit(DID, "delete", "3lbqh222222")
         archive.ingestor.ingest(list(stream(js)))
         uri = f"at://{DID}/app.bsky.feed.post/3lbqh222222"
-        assert captures_after(archive) == [("created", "post", uri), ("edited", "post", uri),
-                                           ("deleted", "post", uri)]
+        assert captures_after(archive, -1) == [("created", "post", uri),
+                                               ("edited", "post", uri),
+                                               ("deleted", "post", uri)]
 
         archive.ingestor.ingest(list(stream(js)))  # the same events again (a replay)
-        assert len(captures_after(archive)) == 3
+        assert len(captures_after(archive, -1)) == 3
 
 
 def test_a_post_seen_by_the_poller_and_then_the_stream_is_archived_once(archive):
@@ -288,9 +285,9 @@ def test_a_post_seen_by_the_poller_and_then_the_stream_is_archived_once(archive)
         with Transport(TransportSettings(retries=1), sleep=lambda s: None,
                        rng=random.Random(1)) as http:
             assert collect_account(archive, account_id, transport=http).outcome == "ok"
-        before = captures_after(archive)
+        before = captures_after(archive, -1)
         js.commit(DID, "create", uri.rsplit("/", 1)[1], appview.posts[uri].record)
 
         summary = archive.ingestor.ingest(list(stream(js)))
 
-        assert summary.archived == 0 and captures_after(archive) == before
+        assert summary.archived == 0 and captures_after(archive, -1) == before
