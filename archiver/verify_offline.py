@@ -20,7 +20,8 @@ Specifications implemented, each cited where it is used:
 
 Usage::
 
-    archiver-verify store DIR_OR_S3_URL --vkey FILE [--endpoint-url URL] [--region REGION]
+    archiver-verify store DIR_OR_S3_URL --vkey FILE [--kek FILE ...] [--endpoint-url URL]
+                    [--region REGION]
     archiver-verify record RECORD.json PROOF.json CHECKPOINT --vkey FILE
     archiver-verify consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF.json --vkey FILE
     archiver-verify bundle FILE.zip [--vkey FILE]
@@ -42,8 +43,12 @@ us-east-1; credentials from ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and
 optionally ``AWS_SESSION_TOKEN``. Without credentials requests go unsigned (a public
 bucket). The same checks run over both kinds of store, one object in memory at a time.
 
-What cannot be checked offline: the AES-256-GCM ciphertexts (``ct``), the media
-blobs' contents and the wrapped data keys need the key-encryption key. Media objects
+What cannot be checked without the key-encryption key (KEK): the AES-256-GCM
+ciphertexts (``ct``), the media blobs' contents and the wrapped data keys. Given the
+KEK file(s) (``--kek``, the project's ``{"id", "key"}`` JSON; docs/format.md "Key
+objects" and "Media objects"), ``store`` also unwraps every data key, decrypts every
+record and media blob, and checks each blob's SHA-256 against the ``sha256`` of every
+record whose payload names it (``"object": "media/<id>"``). Media objects
 are checked by name: this archive names a blob ``media/<id>`` after the id of its data
 key (docs/format.md, "Media objects"), and ARCHIVE_FORMAT puts that key in the keys
 object of the segment whose records reference the blob; so every ``media/<id>`` must
@@ -74,8 +79,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "EMPTY_ROOT",
@@ -132,6 +138,7 @@ SIGNATURE_PREFIX = "\u2014 ".encode()  # signed-note: EM DASH, space
 MAX_SIGNATURES = 100  # signed-note: verifiers may reject more (as sumdb/note does)
 MAX_SMALL_FILE = 1 << 20  # checkpoints, proofs and key files are far smaller
 MAX_RECORD_FILE = 64 << 20
+MAX_MEDIA_FILE = 4 << 30  # one media blob in memory at a time, when decrypting
 LATEST_KEY = "checkpoint"
 
 _LEAF = hashlib.sha256(b"\x00")
@@ -1423,10 +1430,16 @@ class _StoreVerifier:
     """Walks one store, whatever holds it (an ``ObjectSource``); the checks themselves
     are the pure functions above."""
 
-    def __init__(self, source: ObjectSource, vkey: VerifierKey, report: Report) -> None:
+    def __init__(self, source: ObjectSource, vkey: VerifierKey, report: Report,
+                 keks: Mapping[str, bytes] | None = None) -> None:
         self.source = source
         self.vkey = vkey
         self.report = report
+        self.keks = dict(keks or {})  # KEK id -> 32-byte key: decrypt when given
+        self.segment_kek: str | None = None  # the `kek` of the current keys object
+        self.media_wrapped: dict[str, tuple[str, str]] = {}  # media id -> (wrapped, kek)
+        self.media_refs: dict[str, list[tuple[int, str]]] = {}  # id -> (seq, sha256)
+        self.decrypted = 0
         self.tree = CompactRange()  # the log so far, as RFC 6962 subtrees
         self.pending: list[_Checkpoint] = []  # verified checkpoints the log has not reached
         self.next_checkpoint = -1  # size of pending[0], or -1
@@ -1595,7 +1608,13 @@ class _StoreVerifier:
             return None
         inv.keys.discard(key)
         try:
-            return parse_keys_object(self.source.read(key, MAX_RECORD_FILE), key)
+            data = self.source.read(key, MAX_RECORD_FILE)
+            keys = parse_keys_object(data, key)
+            self.segment_kek = _load_json(data, key)["kek"]
+            if self.keks and self.segment_kek not in self.keks:
+                self.report.warn(key, f"wrapped by KEK {_show(self.segment_kek)}, which was "
+                                 "not given: its records are not decrypted")
+            return keys
         except OSError as e:
             self.report.fail(key, f"cannot read: {e.strerror or e}")
         except MalformedInput as e:
@@ -1640,6 +1659,7 @@ class _StoreVerifier:
                     report.fail(seg.keys_key, f"key {_show(media_id)} is also in "
                                 f"{self.media_keys[media_id]}; every blob has one data key")
                 self.media_keys[media_id] = seg.keys_key
+                self.media_wrapped[media_id] = (keys[media_id], self.segment_kek or "")
             live = count - len(destroyed)
             report.ok(
                 seg.keys_key,
@@ -1670,6 +1690,8 @@ class _StoreVerifier:
             problems += self._kid_problems(kid, seq)
             if keys is not None and kid not in keys:
                 destroyed.append(seq)
+            elif keys is not None and env is not None and not problems:
+                problems += self._decrypt_record(env, keys[kid], seq)
         if problems:
             self.report.fail(f"{seg.key} line {number} (seq {seq})", "; ".join(problems), seg.key)
         leaf = record_hash(line)
@@ -1677,6 +1699,47 @@ class _StoreVerifier:
         if self.tree.size == self.next_checkpoint:
             self._check_tree_at_size()
         return leaf.hex()
+
+    def _unwrap(self, kid: str, wrapped: str, kek_id: str) -> bytes | None:
+        """The data key: AES-256-GCM under the KEK, base64(nonce (12) || key || tag), the
+        kid (UTF-8) as associated data (docs/format.md "Key objects", alg A256GCM).
+        None when that KEK was not given; raises ValueError when it does not unwrap."""
+        kek = self.keks.get(kek_id)
+        if kek is None:
+            return None
+        raw = b64decode_strict(wrapped)
+        try:
+            return AESGCM(kek).decrypt(raw[:NONCE_SIZE], raw[NONCE_SIZE:], kid.encode())
+        except (InvalidTag, ValueError):
+            raise ValueError(f"data key of {_show(kid)} does not unwrap under KEK "
+                             f"{_show(kek_id)}") from None
+
+    def _decrypt_record(self, env: dict[str, Any], wrapped: str, seq: int) -> list[str]:
+        """Decrypt ``ct`` (associated data: C(e) without ``ct``, ARCHIVE_FORMAT "Record
+        envelope"); note the media the payload names. Problems, or none."""
+        try:
+            data_key = self._unwrap(env["kid"], wrapped, self.segment_kek or "")
+            if data_key is None:
+                return []
+            ad = canonical({k: v for k, v in env.items() if k != "ct"})
+            plain = AESGCM(data_key).decrypt(b64decode_strict(env["nonce"]),
+                                             b64decode_strict(env["ct"]), ad)
+        except ValueError as e:
+            return [str(e)]
+        except InvalidTag:
+            return ["ct: does not decrypt under its data key (AES-GCM tag mismatch)"]
+        self.decrypted += 1
+        if b'"object":"media/' in plain:
+            try:
+                media = _load_json(plain, f"seq {seq}").get("media")
+            except (MalformedInput, AttributeError):
+                return ["payload: not a JSON object"]
+            for entry in media if type(media) is list else ():
+                obj = entry.get("object") if type(entry) is dict else None
+                if type(obj) is str and obj.startswith("media/"):
+                    self.media_refs.setdefault(obj[len("media/"):], []).append(
+                        (seq, str(entry.get("sha256"))))
+        return []
 
     def _kid_problems(self, kid: str, seq: int) -> list[str]:
         """Every record has its own data key (ARCHIVE_FORMAT "Wrapped data keys"), so a
@@ -1700,6 +1763,41 @@ class _StoreVerifier:
         return []
 
     # -- after the log
+
+    def _decrypt_media(self, inv: _Inventory) -> None:
+        """Each blob: nonce (12) || AES-256-GCM ciphertext || tag, its id as associated
+        data (docs/format.md "Media objects"); its SHA-256 must be what the records say."""
+        opened = 0
+        for media_id in sorted(inv.media & set(self.media_wrapped)):
+            where = f"media/{media_id}"
+            wrapped, kek_id = self.media_wrapped[media_id]
+            try:
+                data_key = self._unwrap(media_id, wrapped, kek_id)
+                if data_key is None:
+                    continue
+                blob = self.source.read(where, MAX_MEDIA_FILE)
+                plain = AESGCM(data_key).decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:],
+                                                 media_id.encode())
+            except OSError as e:
+                self.report.fail(where, f"cannot read: {e.strerror or e}")
+                continue
+            except (ValueError, InvalidTag, MalformedInput) as e:
+                reason = "does not decrypt under its data key with its id as associated data"
+                self.report.fail(where, str(e) if isinstance(e, ValueError) else reason)
+                continue
+            digest = _sha256(plain).hexdigest()
+            refs = self.media_refs.get(media_id, [])
+            bad = [seq for seq, sha in refs if sha != digest]
+            if bad:
+                self.report.fail(where, f"SHA-256 of the decrypted blob is {digest}; the "
+                                 f"record(s) seq {_ranges(sorted(bad))} say otherwise")
+            elif not refs:
+                self.report.warn(where, "decrypts, but no decrypted record names it")
+            else:
+                opened += 1
+        if opened:
+            self.report.ok("media/", f"{opened} media blob(s) decrypted; each hashes to the "
+                           "sha256 of every record that names it")
 
     def check_media(self, inv: _Inventory) -> None:
         """Every ``media/<id>`` has its data key in a keys object (as a key of no record
@@ -1725,12 +1823,19 @@ class _StoreVerifier:
                 f"missing: {self.media_keys[media_id]} holds a data key of no record by "
                 "this id, so its media object must exist",
             )
+        for media_id in sorted(set(self.media_refs) - inv.media):
+            seq = self.media_refs[media_id][0][0]
+            self.report.fail(f"media/{media_id}",
+                             f"named by the payload of seq {seq}, but there is no such object")
+        if self.keks:
+            self._decrypt_media(inv)
         found = len(inv.media & set(self.media_keys))
         if found:
             self.report.ok(
                 "media/",
                 f"{found} media blob(s), each with its data key in the keys object of the "
-                "segment that first references it; contents encrypted, not checked offline",
+                "segment that first references it"
+                + ("" if self.keks else "; contents encrypted, not checked without the KEK"),
             )
 
     def check_latest(self, inv: _Inventory) -> None:
@@ -1789,16 +1894,36 @@ class _StoreVerifier:
             )
 
 
-def verify_store(store: Path | ObjectSource, vkey: VerifierKey, report: Report) -> None:
+def verify_store(store: Path | ObjectSource, vkey: VerifierKey, report: Report,
+                 keks: Mapping[str, bytes] | None = None) -> None:
     """Verify a store, writing findings to ``report``: a directory (the object keys as
-    relative paths) or any ``ObjectSource``, such as an ``S3Source``. Raises
+    relative paths) or any ``ObjectSource``, such as an ``S3Source``; with ``keks`` (KEK
+    id -> key, ``parse_kek``) it also decrypts records and media. Raises
     ``MalformedInput`` if a directory is not one, ``StoreUnavailable`` if the store
     cannot be read at all."""
     if isinstance(store, Path):
         if not store.is_dir():
             raise MalformedInput(str(store), "not a directory")
         store = DirectorySource(store)
-    _StoreVerifier(store, vkey, report).run()
+    verifier = _StoreVerifier(store, vkey, report, keks)
+    verifier.run()
+    if keks:
+        report.info("store", f"{verifier.decrypted} record(s) decrypted with the given KEK(s)")
+
+
+def parse_kek(data: bytes, where: str) -> tuple[str, bytes]:
+    """A KEK file as this project writes it: ``{"id": "<KEK id>", "key": "<base64 of 32
+    bytes>"}`` (docs/format.md, "Keys kept outside the store")."""
+    obj = _load_json(data, where)
+    if type(obj) is not dict or type(obj.get("id")) is not str or not obj["id"]:
+        raise MalformedInput(where, 'expected {"id": "<KEK id>", "key": "<base64>"}')
+    try:
+        key = b64decode_strict(obj.get("key"))
+    except (ValueError, TypeError):
+        raise MalformedInput(where, "key: not base64") from None
+    if len(key) != 32:
+        raise MalformedInput(where, f"key: {len(key)} bytes, a KEK has 32")
+    return obj["id"], key
 
 
 # --------------------------------------------------------------------------- one record
@@ -2252,6 +2377,11 @@ def _parser() -> argparse.ArgumentParser:
     consistency.add_argument("proof", help="consistency proof JSON")
     for p in (store, record, consistency):
         p.add_argument("--vkey", required=True, metavar="FILE", help="verifier key file")
+    store.add_argument(
+        "--kek", action="append", default=[], metavar="FILE",
+        help='a KEK file ({"id", "key"}); repeat for retired KEKs: also decrypt every '
+        "record and media blob and check each blob against its records' sha256",
+    )
     bundle = sub.add_parser("bundle", help="verify an evidence package (BagIt zip)")
     bundle.add_argument("bundle", metavar="FILE.zip", help="the package from archiver export")
     bundle.add_argument("--vkey", metavar="FILE", help="the archive's verifier key, obtained "
@@ -2302,7 +2432,8 @@ def main(argv: list[str] | None = None) -> int:
         except MalformedInput as e:
             raise MalformedInput(args.vkey, f"{e.where}: {e.reason}") from None
         if args.command == "store":
-            verify_store(_store_location(args, os.environ), vkey, report)
+            keks = dict(parse_kek(_read_input(path, "KEK file"), path) for path in args.kek)
+            verify_store(_store_location(args, os.environ), vkey, report, keks)
         elif args.command == "record":
             verify_record(args.record, args.proof, args.checkpoint, vkey, report)
         else:

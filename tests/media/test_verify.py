@@ -5,6 +5,7 @@ another file under its own key: each is caught by decryption and the record's sh
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -45,13 +46,16 @@ def archiver_verify(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def offline(home: Path) -> tuple[int, str]:
+def offline(home: Path, *, kek: bool = False) -> tuple[int, str]:
+    """archiver-verify store, in process; with the archive's KEK file when `kek`."""
     archive = open_archive(load_settings(env={"ARCHIVER_HOME": str(home)}), recover=False)
     vkey = archive.appender.p.signer.vkey()
+    kek_path = archive.settings.kek_path
     archive.close()
+    keks = dict([verify_offline.parse_kek(kek_path.read_bytes(), str(kek_path))]) if kek else None
     out = io.StringIO()
     report = verify_offline.Report(out)
-    verify_offline.verify_store(home / "objects", verify_offline.parse_vkey(vkey), report)
+    verify_offline.verify_store(home / "objects", verify_offline.parse_vkey(vkey), report, keks)
     summary = report.summary()
     return (0 if summary["ok"] else 1), out.getvalue()
 
@@ -161,3 +165,55 @@ def test_a_blob_shredded_by_disposition_is_a_warning_an_unknown_keyless_one_a_fa
         assert [f.where for f in report.failures] == [extra]
     finally:
         archive.close()
+
+
+def test_with_the_kek_the_offline_verifier_decrypts_every_record_and_blob(home: Path) -> None:
+    code, out = offline(home, kek=True)
+    assert code == 0, out
+    assert "OK media/: 2 media blob(s) decrypted; each hashes to the sha256" in out
+    assert "INFO store: 3 record(s) decrypted" in out
+
+
+def test_with_the_kek_the_offline_verifier_fails_a_flipped_byte_in_a_blob(home: Path) -> None:
+    name = media_names(home)[0]
+    path = home / "objects" / name
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x80
+    path.write_bytes(bytes(data))
+    assert offline(home)[0] == 0  # without the KEK a blob's bytes cannot be checked
+    code, out = offline(home, kek=True)
+    assert code == 1 and f"FAIL {name}: does not decrypt under its data key" in out
+
+
+def test_with_the_kek_the_offline_verifier_fails_another_file_under_the_right_key(
+        home: Path) -> None:
+    archive = open_archive(load_settings(env={"ARCHIVER_HOME": str(home)}), recover=False)
+    name = media_names(home)[0]
+    media_id = name.removeprefix("media/")
+    keys = {}
+    for key_object in archive.store.list("keys/"):
+        keys.update(json.loads(archive.store.get(key_object))["keys"])
+    data_key = archive.appender.p.kek.unwrap(media_id, keys[media_id])
+    archive.close()
+    (home / "objects" / name).write_bytes(seal_blob(data_key, media_id, png((1, 2, 3))))
+    code, out = offline(home, kek=True)
+    assert code == 1
+    assert f"FAIL {name}: SHA-256 of the decrypted blob is {sha(png((1, 2, 3)))}" in out
+
+
+def test_a_kek_of_the_right_id_but_the_wrong_key_fails_every_unwrap(
+        home: Path, tmp_path: Path) -> None:
+    kek_path = home / "keys" / "kek.json"
+    doc = json.loads(kek_path.read_text())
+    doc["key"] = base64.b64encode(bytes(32)).decode()
+    wrong = tmp_path / "wrong-kek.json"
+    wrong.write_text(json.dumps(doc))
+    vkey = tmp_path / "vkey.txt"
+    archive = open_archive(load_settings(env={"ARCHIVER_HOME": str(home)}), recover=False)
+    vkey.write_text(archive.appender.p.signer.vkey() + "\n")
+    archive.close()
+    result = subprocess.run([sys.executable, "-m", "archiver.verify_offline", "store",
+                             str(home / "objects"), "--vkey", str(vkey), "--kek", str(wrong)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "does not unwrap under KEK" in result.stdout
