@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from archiver.collectors.mastodon import JsonObject  # one JSON shape reader
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Transport
 from archiver.errors import ConfigError, CredentialsRejected, MalformedResponse
@@ -80,19 +81,14 @@ def ms_time(value: Any, where: str) -> str:
 
 
 def _obj(v: Any, where: str) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise MalformedResponse(f"LinkedIn {where} is not an object")
-    return v
+    """`v` if it is a JSON object, else MalformedResponse naming `where`."""
+    return JsonObject(v, f"LinkedIn {where}").obj
 
 
 def _str(d: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
-    v = d.get(key)
-    if v is None and optional:
-        return None
-    if not isinstance(v, str):
-        raise MalformedResponse(f"LinkedIn {where}.{key} must be a string, not "
-                                f"{type(v).__name__}")
-    return v
+    """Member `key` of `d`, a string (or None when `optional`), else MalformedResponse."""
+    member = JsonObject(d, f"LinkedIn {where}")
+    return member.opt_str(key) if optional else member.str(key)
 
 
 def comment_object(comment_urn: str) -> tuple[str, str]:

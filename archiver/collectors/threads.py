@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from archiver.collectors.mastodon import JsonObject  # one JSON shape reader
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Transport
 from archiver.errors import ConfigError, CredentialsRejected, MalformedResponse, RateLimited
@@ -133,19 +134,14 @@ class ThreadsApi:
 
 
 def _obj(v: Any, where: str) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise MalformedResponse(f"Threads {where} is not an object")
-    return v
+    """`v` if it is a JSON object, else MalformedResponse naming `where`."""
+    return JsonObject(v, f"Threads {where}").obj
 
 
 def _str(d: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
-    v = d.get(key)
-    if v is None and optional:
-        return None
-    if not isinstance(v, str):
-        raise MalformedResponse(f"Threads {where}.{key} must be a string, not "
-                                f"{type(v).__name__}")
-    return v
+    """Member `key` of `d`, a string (or None when `optional`), else MalformedResponse."""
+    member = JsonObject(d, f"Threads {where}")
+    return member.opt_str(key) if optional else member.str(key)
 
 
 def media_of(item: dict[str, Any]) -> list[dict[str, Any]]:

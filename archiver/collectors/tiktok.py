@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from archiver.collectors.mastodon import JsonObject  # one JSON shape reader
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Transport
 from archiver.errors import ConfigError, CredentialsRejected, MalformedResponse, RateLimited
@@ -62,9 +63,8 @@ class Options:
 
 
 def _obj(v: Any, where: str) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise MalformedResponse(f"TikTok {where} is not an object")
-    return v
+    """`v` if it is a JSON object, else MalformedResponse naming `where`."""
+    return JsonObject(v, f"TikTok {where}").obj
 
 
 class TikTokApi:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from archiver.collectors.mastodon import JsonObject  # one JSON shape reader
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Response, Transport
 from archiver.errors import ConfigError, CredentialsRejected, MalformedResponse, RateLimited
@@ -181,19 +182,14 @@ class _Incomplete(Exception):
 # -- shapes ---------------------------------------------------------------------------
 
 def _obj(v: Any, where: str) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise MalformedResponse(f"YouTube {where} is not an object")
-    return v
+    """`v` if it is a JSON object, else MalformedResponse naming `where`."""
+    return JsonObject(v, f"YouTube {where}").obj
 
 
 def _str(d: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
-    v = d.get(key)
-    if v is None and optional:
-        return None
-    if not isinstance(v, str):
-        raise MalformedResponse(f"YouTube {where}.{key} must be a string, not "
-                                f"{type(v).__name__}")
-    return v
+    """Member `key` of `d`, a string (or None when `optional`), else MalformedResponse."""
+    member = JsonObject(d, f"YouTube {where}")
+    return member.opt_str(key) if optional else member.str(key)
 
 
 def _items(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
