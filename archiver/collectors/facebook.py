@@ -20,8 +20,9 @@ e.g. `https://graph.facebook.com/v21.0`, or option `api_version` adds it):
 
 Paging: `paging.cursors.after` is sent back as `after`; a `paging.next` without cursors
 (the time-paged post edges) has its query (not its host, and never its access token)
-applied to the same endpoint. The token always travels in the `Authorization` header,
-never in a URL; a cursor the listing already gave fails the run (it would loop).
+applied to the same endpoint. The token travels in the `Authorization` header, never as
+`access_token` in a URL (`debug_token` alone needs it as its `input_token` parameter);
+a cursor the listing already gave fails the run (it would loop).
 
 Edits: Graph keeps no edit history. A post's `updated_time` moves on edits but also on
 new comments, so it is not an edit signal by itself: capture's fingerprint of the text

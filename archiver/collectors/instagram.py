@@ -42,6 +42,7 @@ from archiver.records import Observation
 
 PLATFORM = "instagram"
 PROFILE_PREFIX = "account:"
+MENTION_PREFIX = "mention:"     # items made by the `mentions` webhook (meta_webhooks.py)
 PAGE_SIZE = 50
 USER_FIELDS = "id,username,name"
 CHILD_FIELDS = "id,media_type,media_url,thumbnail_url"
@@ -152,6 +153,8 @@ class InstagramCollector:
         out: list[Observation] = []
         confirmed = False
         for k in items:
+            if k.item_id.startswith(MENTION_PREFIX):
+                continue        # a webhook's mention: ids only, nothing to look up
             item = k.item_id.removeprefix(PROFILE_PREFIX)
             if not fb.GRAPH_ID.fullmatch(item):
                 raise MalformedResponse(f"instagram lookup: {k.item_id!r} is not a Graph id")

@@ -197,10 +197,11 @@ def _change(platform: str, owner: str, entry_time: Any, change: Any) -> Observat
         target = value.get("comment_id") or value.get("media_id")
         if not isinstance(target, (str, int)) or not GRAPH_ID.fullmatch(str(target)):
             raise _Skip("a mention without `comment_id` or `media_id`")
+        # No published_at: a mention is not the account's own item, so no listing window
+        # covers it and no lookup can decide it (the collector never presumes it gone).
         return Observation(
             platform="instagram", account=owner, item_id=f"mention:{target}",
-            kind="mention", published_at=observed_at, observed_at=observed_at,
-            raw=dict(value))
+            kind="mention", observed_at=observed_at, raw=dict(value))
     raise _Skip(f"field {str(name)[:40]!r} is not archived")
 
 

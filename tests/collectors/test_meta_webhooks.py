@@ -362,3 +362,30 @@ def test_other_objects_and_bad_entry_ids_are_ignored_and_said(client, hooked):
     body = feed(post_change("add", stamp(3)), page="../../etc")
     response, captured = deliver(client, hooked, body)
     assert captured == [] and "not a Graph id" in response.get_json()["ignored"][0]
+
+
+def test_a_mention_from_a_webhook_never_fails_or_deletes_in_polling(make_archive):
+    """A mention is not the account's item: the Instagram collector's window and lookups
+    leave it alone, and the run goes on."""
+    from tests.collectors.instagram_replay import IG_ID as FAKE_IG
+    from tests.collectors.instagram_replay import TOKEN as IG_TOKEN
+    from tests.collectors.instagram_replay import FakeInstagram
+    archive = make_archive(ARCHIVER_WEBHOOKS_META_APP_SECRET=SECRET)
+    with ReplayServer() as server:
+        ig = FakeInstagram(server)
+        ig.post(SL, ago(10))
+        account_id = acc.add_account(
+            archive.appender, platform="instagram", platform_id=FAKE_IG,
+            handle="wrenfieldcity", base_url=f"{server.url}/{VERSION}",
+            credentials={"access_token": IG_TOKEN}).id
+        client = create_app(archive.settings, archive).test_client()
+        body = json.dumps({"object": "instagram", "entry": [{"id": FAKE_IG, "time": stamp(5),
+                           "changes": [{"field": "mentions", "value": {
+                               "media_id": "17900000000000777"}}]}]}).encode()
+        _, captured = deliver(client, archive, body)
+        assert captured == [("created", "mention", "mention:17900000000000777")]
+        transports: Iterator = quiet_transport()
+        http = next(transports)
+        result = collect_account(archive, account_id, transport=http)
+        assert result.outcome == "ok" and result.looked_up == 0, result.error
+        transports.close()
