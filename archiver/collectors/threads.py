@@ -188,6 +188,17 @@ def profile_observation(account: AccountConfig, body: dict[str, Any]) -> Observa
                        url=f"https://www.threads.net/@{username}", raw=body)
 
 
+def _parse_time(value: Any) -> datetime | None:
+    """The cursor's `listed_until`, or None (a first run) when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -215,9 +226,9 @@ class ThreadsCollector:
         listed_until = cursor.get("listed_until")
         params: dict[str, Any] = {"fields": POST_FIELDS, "limit": opts.page_size}
         start = EPOCH
-        if isinstance(listed_until, str):
-            since = min(now - timedelta(days=opts.recheck_days),
-                        datetime.fromisoformat(listed_until.replace("Z", "+00:00")))
+        last = _parse_time(listed_until)
+        if last is not None:
+            since = min(now - timedelta(days=opts.recheck_days), last)
             params["since"] = _epoch(since)
             start = format_time(since)
         posts, complete = api.pages(f"{account.platform_id}/threads", params,
