@@ -68,6 +68,7 @@ from archiver.records import Observation
 
 PLATFORM = "facebook"
 PROFILE_PREFIX = "page:"
+EXPORT_PREFIX = "dyi:"          # items of archiver/collectors/exports/facebook.py
 PAGE_SIZE = 100
 _VERSION = re.compile(r"/v[0-9]+\.[0-9]+$")
 GRAPH_ID = re.compile(r"[0-9]{1,24}(_[0-9]{1,24})?")
@@ -438,6 +439,8 @@ class FacebookCollector:
         out: list[Observation] = []
         confirmed = False
         for k in items:
+            if k.item_id.startswith(EXPORT_PREFIX):
+                continue   # imported from an export: no Graph id, nothing to look up
             item = k.item_id.removeprefix(PROFILE_PREFIX)
             if not GRAPH_ID.fullmatch(item):
                 raise MalformedResponse(f"facebook lookup: {k.item_id!r} is not a Graph id")

@@ -159,3 +159,27 @@ def test_the_command_line_imports_and_refuses_a_bad_file(archive, backend_env, c
     bad.write_text("[{")
     code, _, out = cli(capsys, "import", "facebook", str(bad))
     assert code == 2 and "not valid JSON" in out
+
+
+def test_imported_posts_inside_the_collectors_window_are_never_looked_up(archive, tmp_path):
+    from datetime import UTC, datetime
+
+    from tests.collectors.e2e_support import ago, quiet_transport, run
+    from tests.collectors.facebook_replay import TOKEN, VERSION, FakePage
+    from tests.replay.server import ReplayServer
+    with ReplayServer() as server:
+        page = FakePage(server)
+        page.post(SW, ago(30))
+        account_id = acc.add_account(archive.appender, platform="facebook",
+                                     platform_id=PAGE_ID, handle="WrenfieldCity",
+                                     base_url=f"{server.url}/{VERSION}",
+                                     credentials={"access_token": TOKEN}).id
+        recent = int(datetime.now(UTC).timestamp()) - 3600
+        import_export(archive, "facebook", export(tmp_path, [post(FA, recent)]),
+                      account_id=account_id)
+        transports = quiet_transport()
+        result, captured = run(archive, account_id, next(transports))
+        transports.close()
+
+    assert result.outcome == "ok", result.error
+    assert [e for e, _, _ in captured] == ["created", "created"]   # the profile, the post

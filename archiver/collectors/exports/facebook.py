@@ -25,6 +25,8 @@ nothing new for unchanged posts and an edit for a changed text; but an imported 
 not the same item as the same post collected through the Graph API. Use
 `archiver import facebook FILE --account ID` to file the items under the registered Page;
 without it their `account` is `facebook-export`. Comments are not in a Page's posts file.
+The collector never looks `dyi:` items up (there is no Graph id to ask for), so they are
+never presumed deleted.
 Media are referenced by their path inside the export (no hash: the import stores no files).
 """
 
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import times
+from archiver.collectors.facebook import EXPORT_PREFIX
 from archiver.errors import InvalidRequest
 from archiver.records import Observation
 
@@ -133,7 +136,7 @@ def _observation(post: Any, where: str, seen: dict[str, int]) -> Observation:
                 raise InvalidRequest(f"{where}: `data[].post` must be a string")
             text = entry["post"]
             break
-    base = f"dyi:{stamp}:{hashlib.sha256((title or '').encode()).hexdigest()[:12]}"
+    base = f"{EXPORT_PREFIX}{stamp}:{hashlib.sha256((title or '').encode()).hexdigest()[:12]}"
     n = seen.get(base, 0)
     seen[base] = n + 1
     item_id = base if n == 0 else f"{base}:{n + 1}"
