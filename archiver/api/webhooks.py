@@ -38,8 +38,10 @@ class VerifyQuery(Strict):
     # excluded from dumps: the audit trail records query parameters, never this token
     mode: str = Field(alias="hub.mode", max_length=64, exclude=True)
     verify_token: str = Field(alias="hub.verify_token", max_length=1024, exclude=True)
-    challenge: str = Field(alias="hub.challenge", min_length=1, max_length=1024,
-                           exclude=True)
+    # Meta's challenge is a number; anything beyond these characters is refused rather
+    # than echoed (the answer reflects it)
+    challenge: str = Field(alias="hub.challenge", min_length=1, max_length=256,
+                           pattern=r"^[A-Za-z0-9_.~-]+$", exclude=True)
 
 
 class DeliveryOut(BaseModel):

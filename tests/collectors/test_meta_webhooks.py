@@ -147,7 +147,8 @@ def test_a_wrong_verify_token_is_403_and_the_token_is_not_audited(client, hooked
     {"hub.mode": "unsubscribe", "hub.challenge": "1", "hub.verify_token": VERIFY},
     {"hub.mode": "subscribe", "hub.verify_token": VERIFY},
     {"hub.mode": "subscribe", "hub.challenge": "1", "hub.verify_token": VERIFY, "x": "1"},
-], ids=["mode", "no-challenge", "unknown-parameter"])
+    {"hub.mode": "subscribe", "hub.challenge": "<script>", "hub.verify_token": VERIFY},
+], ids=["mode", "no-challenge", "unknown-parameter", "markup-challenge"])
 def test_a_bad_subscription_check_is_400(client, query):
     response = client.get(URL, query_string=query)
     assert response.status_code == 400 and "error" in response.get_json()
