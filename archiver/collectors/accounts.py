@@ -47,6 +47,8 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     "threads": "https://graph.threads.net/v1.0",
     "linkedin": "https://api.linkedin.com/rest",
     "tiktok": "https://open.tiktokapis.com",
+    "facebook": "https://graph.facebook.com/v21.0",
+    "instagram": "https://graph.facebook.com/v21.0",
 }
 STATUSES = ("active", "paused", "removed")
 MIN_INTERVAL, MAX_INTERVAL = 10, 30 * 86400

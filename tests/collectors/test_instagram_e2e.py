@@ -232,3 +232,15 @@ def test_a_huge_payload_fails_the_run(archive, account_id, ig):
 
     assert result.outcome == "failed" and "larger than" in result.error
     assert captured == []
+
+
+def test_the_command_line_adds_an_account_on_the_default_graph_url(archive, backend_env,
+                                                                   capsys, monkeypatch):
+    from tests.collectors.e2e_support import cli
+    for k, v in backend_env.items():
+        monkeypatch.setenv(k, v)
+    code, added, out = cli(capsys, "accounts", "add", "instagram", "--platform-id", IG_ID,
+                           "--handle", "wrenfieldcity", "--credential", f"access_token={TOKEN}")
+    assert code == 0, out
+    assert added["base_url"] == "https://graph.facebook.com/v21.0"
+    assert TOKEN not in out
