@@ -390,3 +390,10 @@ def test_a_mention_from_a_webhook_never_fails_or_deletes_in_polling(make_archive
         result = collect_account(archive, account_id, transport=http)
         assert result.outcome == "ok" and result.looked_up == 0, result.error
         transports.close()
+
+
+def test_a_removal_delivered_before_the_addition_leaves_the_item_deleted(client, hooked):
+    _, first = deliver(client, hooked, feed(comment_change("remove", stamp(5), None)))
+    _, late = deliver(client, hooked, feed(comment_change("add", stamp(9))))
+
+    assert first == [("deleted", "comment", COMMENT)] and late == []
