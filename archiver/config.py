@@ -19,7 +19,7 @@ from archiver.errors import ConfigError
 
 CONFIG_FILE = "archiver.toml"
 SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "meta_app_secret",
-                         "meta_verify_token"})
+                         "meta_verify_token", "session_secret", "oidc_client_secret"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,24 @@ class WebhookSettings:
     meta_app_secret: str = ""    # Meta app secret: checks X-Hub-Signature-256 of deliveries
     meta_verify_token: str = ""  # the token Meta's subscription check must present
 
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web interface (archiver/web, docs/web.md)."""
+
+    # Signs the session cookie. Empty: generated once into $ARCHIVER_HOME/keys (0600) for
+    # an embedded archive; an archive on S3 or PostgreSQL refuses to start the web UI.
+    session_secret: str = ""
+    session_hours: int = 12
+    cookie_secure: int = 0  # 1: the session cookie is sent over HTTPS only
+    oidc_issuer: str = ""  # empty: no single sign-on, API tokens only
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scope: str = "openid email profile"
+    oidc_name_claim: str = "email"
+    oidc_role_claim: str = "groups"  # a string or a list of strings in the ID token
+    oidc_roles: str = ""  # claim value -> role: "archive-admins=admin,legal-team=legal"
+
 _SECTIONS: dict[str, type] = {
     "catalog": CatalogSettings,
     "store": StoreSettings,
@@ -88,6 +106,7 @@ _SECTIONS: dict[str, type] = {
     "api": ApiSettings,
     "search": SearchSettings,
     "webhooks": WebhookSettings,
+    "web": WebSettings,
 }
 
 
@@ -102,6 +121,7 @@ class Settings:
     api: ApiSettings = ApiSettings()
     search: SearchSettings = SearchSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    web: WebSettings = WebSettings()
 
     @property
     def catalog_url(self) -> str:

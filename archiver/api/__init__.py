@@ -68,4 +68,6 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     app.before_request(auditing.start)
     app.before_request(auth.authenticate)
     app.after_request(auditing.finish)
+    from archiver import web  # the web interface under / (its own app; archiver/web)
+    web.mount(app)
     return app

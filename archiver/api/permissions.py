@@ -74,12 +74,47 @@ PERMISSIONS: dict[str, frozenset[str] | None] = {
     "webhooks.deliver_meta": PUBLIC,
 }
 
+# The web interface (archiver/web, its own Flask app mounted beside the API under /): each
+# page is allowed to exactly the roles of the API endpoint it stands for. A signed session
+# cookie authenticates there, not a bearer token; archiver/web/auth.py decides every request
+# from this table, and the web app refuses to start with an endpoint missing from it.
+WEB_PERMISSIONS: dict[str, frozenset[str] | None] = {
+    "web.static": PUBLIC,
+    "web.signin": PUBLIC,
+    "web.signin_oidc": PUBLIC,
+    "web.oidc_callback": PUBLIC,
+    "web.signout": PUBLIC,
+    "web.home": frozenset(ROLES),
+    "web.search": PERMISSIONS["search.search"],
+    "web.item": PERMISSIONS["items.get_item"],
+    "web.media": PERMISSIONS["media.get_media"],
+    "web.proof": PERMISSIONS["log.inclusion_proof"],
+    "web.accounts": PERMISSIONS["accounts.account_health_view"],
+    "web.retention": PERMISSIONS["retention.list_policies"],
+    "web.holds": PERMISSIONS["holds.list_holds"],
+    "web.place_hold": PERMISSIONS["holds.place_hold_view"],
+    "web.release_hold": PERMISSIONS["holds.release_hold_view"],
+    "web.runs": PERMISSIONS["disposition.list_disposition_runs"],
+    "web.run": PERMISSIONS["disposition.get_disposition_run"],
+    "web.create_run": PERMISSIONS["disposition.create_disposition_run"],
+    "web.approve_run": PERMISSIONS["disposition.approve_disposition_run"],
+    "web.execute_run": PERMISSIONS["disposition.execute_disposition_run"],
+    "web.certificate": PERMISSIONS["disposition.disposition_certificate_html"],
+    "web.exports": PERMISSIONS["exports.get_export"],
+    "web.start_export": PERMISSIONS["exports.create_export"],
+    "web.export": PERMISSIONS["exports.get_export"],
+    "web.download_export": PERMISSIONS["exports.download_export"],
+    "web.integrity": PERMISSIONS["log.checkpoint"],
+    "web.verify_now": PERMISSIONS["log.checkpoint"],
+}
+
 # Requests to these are not written to the audit trail: they read no content and change
 # nothing, and probes call them every few seconds.
 UNAUDITED: frozenset[str] = frozenset({"health.health", "health.ready", "metrics.metrics",
                                        "openapi.document"})
 
-assert all(roles is PUBLIC or roles <= set(ROLES) for roles in PERMISSIONS.values())
+assert all(roles is PUBLIC or roles <= set(ROLES)
+           for roles in [*PERMISSIONS.values(), *WEB_PERMISSIONS.values()])
 
 
 def allowed_roles(endpoint: str) -> frozenset[str] | None:
