@@ -20,26 +20,31 @@ final name only when complete, so an interrupted export leaves nothing that look
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import re
 import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from archiver.catalog import db
-from archiver.errors import InvalidRequest, NotFound
+from archiver.catalog import schema as t
+from archiver.errors import IntegrityError, InvalidRequest, NotFound
 from archiver.exports import loadfile, render
 from archiver.exports.scope import Disposed, ExportScope, Resolved
+from archiver.log import merkle
 from archiver.log.appender import Appender
-from archiver.log.proofs import inclusion_proof
-from archiver.log.reader import ReadRecord, read_media, read_record
+from archiver.log.envelope import parse_line, segment_key
+from archiver.log.reader import ReadRecord, read_media
 from archiver.storage import ObjectStore
 from archiver.wiring import Archive
 
@@ -202,8 +207,7 @@ def _write_payload(archive: Archive, req: ExportRequest, resolved: Resolved, sta
     media: dict[str, render.MediaView] = {}
     media_notes: list[str] = []
     n = 0
-    for i, seq in enumerate(seqs):
-        rec = read_record(reading, seq)
+    for i, (seq, rec, proof) in enumerate(_read_with_proofs(reading, seqs, size)):
         if rec.payload is None:  # destroyed since the scope was resolved
             disposed.append(Disposed(seq, None, None, rec.envelope.type, "", "", "", ""))
             continue
@@ -212,8 +216,7 @@ def _write_payload(archive: Archive, req: ExportRequest, resolved: Resolved, sta
         doc = {"control_number": control, "seq": seq, "record_hash": rec.record_hash,
                "envelope": rec.envelope.as_dict(), "payload": rec.payload}
         native = stage.write(f"data/records/{seq:012d}.json", _json(doc))
-        stage.write(f"data/proofs/inclusion/{seq:012d}.json",
-                    _json(inclusion_proof(appender, seq, size)))
+        stage.write(f"data/proofs/inclusion/{seq:012d}.json", _json(proof))
         for m in rec.payload.get("media") or []:
             _export_media(appender, stage, m, media, media_notes)
         records.append((control, rec, native))
@@ -223,6 +226,11 @@ def _write_payload(archive: Archive, req: ExportRequest, resolved: Resolved, sta
 
     t0 = time.perf_counter()
     items = _item_views(records, media, disposed)
+    font = None
+    if opts.pdf:
+        chars = {c for _, rec, _ in records for c in json.dumps(rec.payload, ensure_ascii=False)}
+        labels = "".join(render.EVENT_LABELS.values()) + "·—[]@ disposed"
+        font = render.subset_font("".join(chars) + labels, stage.root.parent / "font.ttf")
     rows, opt_docs = [], []
     rendering: dict[int, str] = {}  # seq -> the rendering showing it
     for k, view in enumerate(items.values(), start=1):
@@ -230,7 +238,7 @@ def _write_payload(archive: Archive, req: ExportRequest, resolved: Resolved, sta
         view_path = f"data/items/{control}"
         stage.write(view_path + ".html", render.item_html(view, package=req.id).encode())
         if opts.pdf:
-            data, pages = render.item_pdf(view, package=req.id)
+            data, pages = render.item_pdf(view, package=req.id, font=font)
             stage.write(view_path + ".pdf", data)
             opt_docs.append((control, view_path + ".pdf", pages))
         for v in view.versions:
@@ -270,6 +278,45 @@ def _write_payload(archive: Archive, req: ExportRequest, resolved: Resolved, sta
         "disposed": [d.as_dict() for d in disposed],
         "media_notes": media_notes, "notes": notes,
     }
+
+
+def _read_with_proofs(appender: Appender, seqs: list[int], size: int
+                      ) -> Iterator[tuple[int, ReadRecord, dict[str, Any]]]:
+    """Each record of `seqs`, decrypted, with its inclusion proof in the tree of `size`:
+    the checks of `reader.read_record` and the proof of `proofs.inclusion_proof`, done in
+    one catalog transaction per 500 records instead of several per record."""
+    r, k, sg = t.records.c, t.data_keys.c, t.segments.c
+    for i in range(0, len(seqs), 500):
+        chunk = seqs[i:i + 500]
+        with appender.p.catalog.reader() as conn:
+            rows = {row.seq: row for row in conn.execute(
+                select(r.seq, r.segment_first, r.record_hash, sg.last, k.wrapped, k.kek)
+                .select_from(t.records.join(t.segments, sg.first == r.segment_first)
+                             .outerjoin(t.data_keys, k.kid == r.kid))
+                .where(r.seq.in_(chunk)))}
+            read = lambda ix: db.read_tree_hashes(conn, ix)  # noqa: E731
+            proofs = {}
+            for seq in chunk:
+                path = merkle.prove_inclusion(size, seq, read)
+                leaf = read([merkle.stored_hash_index(0, seq)])[0]
+                proofs[seq] = {"seq": seq, "tree_size": size,
+                               "leaf_hash": base64.b64encode(leaf).decode(),
+                               "hashes": [base64.b64encode(h).decode() for h in path]}
+        for seq in chunk:
+            row = rows.get(seq)
+            if row is None:
+                raise NotFound(f"no record with seq {seq}")
+            key = segment_key(row.segment_first, row.last)
+            lines = appender.p.store.get(key).split(b"\n")
+            index = seq - row.segment_first
+            if index >= len(lines) - 1:
+                raise IntegrityError("record missing from its segment", seq, key)
+            env = parse_line(lines[index], where=key, expected_seq=seq)
+            if env.record_hash() != row.record_hash:
+                raise IntegrityError("record hash differs from the catalog's", seq, key)
+            payload = None if row.wrapped is None else appender.decrypt(env, row.wrapped,
+                                                                         row.kek)
+            yield seq, ReadRecord(env, row.record_hash.hex(), payload), proofs[seq]
 
 
 def _export_media(appender: Appender, stage: _Staging, entry: dict[str, Any],

@@ -218,6 +218,24 @@ def font_path() -> Path:
                       "(`make test-deps` does)")
 
 
+def subset_font(text: str, dest: Path) -> Path:
+    """The PDF font cut down to the characters of `text` (and ASCII), with its shaping
+    tables: parsing and embedding the whole font in every PDF costs six times as much."""
+    from fontTools import subset
+
+    options = subset.Options()
+    options.layout_features = ["*"]  # Arabic joining forms, ligatures, marks
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    options.drop_tables += ["FFTM"]  # FontForge's timestamps: not needed, not subsettable
+    font = subset.load_font(str(font_path()), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes={ord(c) for c in text} | set(range(0x20, 0x7F)))
+    subsetter.subset(font)
+    subset.save_font(font, str(dest), options)
+    return dest
+
+
 def item_pdf(item: ItemView, *, package: str, font: Path | None = None) -> tuple[bytes, int]:
     """The PDF of the same content as `item_html`; (bytes, number of pages)."""
     from fpdf import FPDF
