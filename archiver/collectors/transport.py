@@ -59,7 +59,7 @@ class Response:
         except (ValueError, UnicodeDecodeError) as exc:
             kind = "an HTML page" if "html" in ctype or self.body.lstrip()[:1] == b"<" else \
                 "not JSON"
-            raise MalformedResponse(f"{self.url}: answered {self.status} with {kind} "
+            raise MalformedResponse(f"{_safe(self.url)}: answered {self.status} with {kind} "
                                     f"({exc.__class__.__name__})") from None
 
 
