@@ -14,10 +14,12 @@ import pytest
 from archiver.collectors import accounts as acc
 from archiver.collectors.runs import load_cursor
 from archiver.collectors.transport import Transport
+from archiver.log.reader import read_record
 from archiver.wiring import Archive
 from tests.collectors.e2e_support import (
     ago,
     assert_second_run_archives_nothing,
+    cli,
     last_payload,
     quiet_transport,
     run,
@@ -160,6 +162,10 @@ def test_a_comment_held_for_review_is_indistinguishable_from_a_deleted_one(
     _, captured = run(archive, account_id, http)
 
     assert captured == [("deleted", "comment", c)]
+    assert_second_run_archives_nothing(archive, account_id, http)
+    yt.held.discard(c)   # approved by the owner: it comes back
+    _, captured = run(archive, account_id, http)
+    assert captured == [("restored", "comment", c)]
 
 
 def test_a_rename_edits_the_profile_and_is_noted(archive, account_id, yt, http):
@@ -182,6 +188,8 @@ def test_disabled_comments_are_noted_not_failed(archive, account_id, yt, http):
     assert result.outcome == "ok", result.error
     assert ("created", "video", v) in captured
     assert any("commentsDisabled" in n for n in result.notes)
+    assert v not in result_threads(archive, result)
+    assert_second_run_archives_nothing(archive, account_id, http)
 
 
 def test_quota_exceeded_is_rate_limited_until_pacific_midnight(archive, account_id, yt,
@@ -195,7 +203,9 @@ def test_quota_exceeded_is_rate_limited_until_pacific_midnight(archive, account_
     assert result.retry_at is not None and result.retry_at[11:13] in ("07", "08")
     del yt.overrides["videos"]
     _, captured = run(archive, account_id, http)
-    assert len(captured) == 2
+    assert sorted(captured) == [("created", "video", "vidQuota0001"),
+                                ("observed", "profile", PROFILE)]
+    assert_second_run_archives_nothing(archive, account_id, http)
 
 
 def test_the_daily_quota_option_stops_the_run_and_presumes_nothing(archive, server, yt,
@@ -210,6 +220,8 @@ def test_the_daily_quota_option_stops_the_run_and_presumes_nothing(archive, serv
     assert captured == [("observed", "profile", PROFILE)]
     assert any("daily quota of 3 units spent" in n for n in result.notes)
     assert cursor_of(archive, account_id)["quota"]["used"] == 3
+    result, captured = run(archive, account_id, http)   # nothing left today
+    assert result.outcome == "ok" and captured == [] and result.requests == 0
 
 
 def test_a_rejected_key_pauses_the_account(archive, account_id, yt, http):
@@ -251,7 +263,9 @@ def test_a_malformed_page_fails_the_run_and_archives_nothing(archive, account_id
     assert "videos" in result.error
     del yt.overrides["videos"]
     _, captured = run(archive, account_id, http)
-    assert len(captured) == 2
+    assert sorted(captured) == [("created", "video", "vidBad000001"),
+                                ("observed", "profile", PROFILE)]
+    assert_second_run_archives_nothing(archive, account_id, http)
 
 
 def test_a_connection_dropped_mid_pagination_fails_then_resumes(archive, account_id, yt,
@@ -272,6 +286,34 @@ def test_a_connection_dropped_mid_pagination_fails_then_resumes(archive, account
     _, captured = run(archive, account_id, http)
     assert sorted(c[1] for c in captured) == ["profile"] + ["video"] * 5
     assert_second_run_archives_nothing(archive, account_id, http)
+
+
+def result_threads(archive: Archive, result) -> list[str]:  # noqa: ANN001
+    """The `threads` the run record names."""
+    return read_record(archive.appender, result.seq).payload["details"]["threads"]
+
+
+def test_the_command_line_collects_a_channel_and_never_prints_the_key(
+        archive, backend_env, server, yt, capsys, monkeypatch):
+    for k, value in backend_env.items():
+        monkeypatch.setenv(k, value)
+    v = yt.video("vidCli000001", "Mafuriko", SW, ago(60))
+    code, added, output = cli(capsys, "accounts", "add", "youtube", "--platform-id",
+                              CHANNEL_ID, "--handle", "@cityofwrenfield", "--base-url",
+                              server.url + BASE_PATH, "--credential", f"api_key={API_KEY}",
+                              "--option", "daily_quota=500")
+    assert code == 0, output
+    code, first, output = cli(capsys, "collect", "--once", "--account", added["id"],
+                              "--json")
+    assert code == 0 and first["outcome"] == "ok", output
+    assert first["events"]["created"] == 1 and first["events"]["observed"] == 1
+    assert last_payload(archive, v)["text"] == f"Mafuriko\n\n{SW}"
+    yt.overrides["videos"] = [Reply(200, b"<html>oops</html>", {"Content-Type":
+                                                                "text/html"})]
+    code, failed, output2 = cli(capsys, "collect", "--once", "--account", added["id"],
+                                "--json")
+    assert code == 1 and failed["outcome"] == "failed"
+    assert API_KEY not in output + output2
 
 
 def test_a_huge_payload_is_refused(archive, account_id, yt):
