@@ -44,8 +44,10 @@ KEY_REFUSED = frozenset({"forbidden", "keyInvalid", "keyExpired", "accessNotConf
 QUOTA_SPENT = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 SHORT_LIMIT = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 THUMBNAIL_SIZES = ("maxres", "standard", "high", "medium", "default")
+# Thumbnails are off by default: every run re-lists the whole channel, so keeping them
+# downloads one image per video per run (and a regenerated thumbnail is an edit).
 _OPTIONS = {"daily_quota": 10_000, "max_pages": 200, "comment_videos": 25,
-            "thumbnails": True}
+            "thumbnails": False}
 
 
 @dataclass(frozen=True)

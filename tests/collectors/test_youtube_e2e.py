@@ -79,7 +79,8 @@ def cursor_of(archive: Archive, account_id: str) -> dict:
         return load_cursor(conn, account_id)
 
 
-def test_videos_comments_and_replies_are_created_once(archive, account_id, yt, http):
+def test_videos_comments_and_replies_are_created_once(archive, server, yt, http):
+    account_id = add(archive, server, thumbnails=True)
     v1 = yt.video("vidSwahili1", "Mafuriko", SW, ago(90), lang="sw")
     v2 = yt.video("vidSlovene2", "Čistilna akcija", SL, ago(80), lang="sl")
     v3 = yt.video("vidEnglish3", "Council meeting", "", ago(70), lang="en")
@@ -98,6 +99,7 @@ def test_videos_comments_and_replies_are_created_once(archive, account_id, yt, h
     video = last_payload(archive, v1)
     assert video["text"] == f"Mafuriko\n\n{SW}" and video["lang"] == "sw"
     assert len(video["media"][0]["sha256"]) == 64
+    assert video["media"][0]["id"] == f"{v1}/thumbnail"
     assert last_payload(archive, v3)["text"] == "Council meeting"
     assert last_payload(archive, top)["text"] == FA
     assert last_payload(archive, top)["parent_id"] == v1
