@@ -79,6 +79,7 @@ def finish(settings: Settings) -> str:
     """The provider's answer: a signed-in session, and where to go next."""
     from authlib.common.errors import AuthlibBaseError
     from flask import session
+    from joserfc.errors import JoseError  # authlib's JOSE library: a bad ID token
     client, mapping = _client()
     if request.args.get("error"):
         raise Unauthorized(_("The sign-on provider refused: %(error)s",
@@ -86,7 +87,7 @@ def finish(settings: Settings) -> str:
     try:
         token = client.authorize_access_token()
         claims = dict(token.get("userinfo") or {})
-    except (AuthlibBaseError, ArchiveError, ValueError, KeyError, OSError) as exc:
+    except (AuthlibBaseError, JoseError, ArchiveError, ValueError, KeyError, OSError) as exc:
         log.warning("OIDC sign-in refused: %s", exc)
         raise Unauthorized(_("Single sign-on failed; try again.")) from None
     subject = claims.get("sub")

@@ -76,6 +76,12 @@ def _lines(name: str) -> list[str] | None:
     return [v.strip() for v in value.replace(",", "\n").splitlines() if v.strip()]
 
 
+def url_with_query(**extra: str) -> str:
+    """This request's path and query with parameters added."""
+    from urllib.parse import urlencode
+    return request.path + "?" + urlencode({**request.args.to_dict(), **extra})
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect."""
     if target and target.startswith("/") and not target.startswith("//") and \
@@ -132,6 +138,13 @@ def blueprint() -> Blueprint:
 
     @bp.get("/signin/oidc/callback")
     def oidc_callback() -> Any:
+        from flask import session
+        if not any(k.startswith("_state_") for k in session) and \
+                not request.args.get("bounced"):
+            # The provider's redirect is a cross-site navigation, which a SameSite=Strict
+            # cookie does not ride on: load once more from this site, and it does.
+            again = url_with_query(bounced="1")
+            return render_template("bounce.html", target=again)
         return redirect(oidc.finish(api().settings))
 
     @bp.post("/signout")
