@@ -123,6 +123,7 @@ def test_a_rename_edits_the_profile_and_is_noted(archive, account_id, tt, http):
 
     assert captured == [("edited", "profile", PROFILE)]
     assert any("renamed" in n for n in result.notes)
+    assert_second_run_archives_nothing(archive, account_id, http)
 
 
 def test_an_invalid_token_pauses_the_account(archive, account_id, tt, http):
@@ -153,7 +154,8 @@ def test_429_rate_limit_exceeded_is_waited_out(archive, account_id, tt, http):
     result, captured = run(archive, account_id, http)
 
     assert result.outcome == "ok", result.error
-    assert ("created", "video", v) in captured
+    assert sorted(captured) == [("created", "profile", PROFILE), ("created", "video", v)]
+    assert_second_run_archives_nothing(archive, account_id, http)
 
 
 @pytest.mark.parametrize("reply", [
@@ -174,7 +176,8 @@ def test_a_malformed_page_fails_and_archives_nothing(archive, account_id, tt, ht
     assert result.outcome == "failed" and captured == []
     del tt.overrides["video/list"]
     _, captured = run(archive, account_id, http)
-    assert len(captured) == 2
+    assert sorted(c[:2] for c in captured) == [("created", "profile"), ("created", "video")]
+    assert_second_run_archives_nothing(archive, account_id, http)
 
 
 def test_a_drop_mid_pagination_fails_then_resumes(archive, account_id, tt, http):
@@ -231,3 +234,4 @@ def test_a_listing_that_reaches_the_first_video_looks_up_any_missing(archive, se
     _, captured = run(archive, account_id, http)
 
     assert captured == [("deleted", "video", old)]
+    assert_second_run_archives_nothing(archive, account_id, http)
