@@ -324,3 +324,23 @@ def test_a_huge_payload_is_refused(archive, account_id, yt):
         result, captured = run(archive, account_id, small)
     assert result.outcome == "failed" and captured == []
     assert "limit" in result.error
+
+
+@pytest.mark.parametrize("backend_env", [("s3", "postgres")], indirect=True,
+                         ids=["s3-postgres"])
+def test_the_same_run_on_s3_and_postgres(archive, server, yt, http):
+    account_id = add(archive, server, thumbnails=True)
+    v = yt.video("vidS3000001", "Mafuriko", SW, ago(60), lang="sw")
+    c = yt.comment(v, FA, ago(50))
+    r = yt.comment(v, SL, ago(45), parent=c)
+    run(archive, account_id, http)
+    yt.edit_video(v, title="Mafuriko (imesasishwa)")
+    yt.delete(r)
+
+    result, captured = run(archive, account_id, http)
+
+    assert result.outcome == "ok", result.error
+    assert sorted(captured) == [("deleted", "comment", r), ("edited", "video", v)]
+    assert last_payload(archive, v)["text"] == f"Mafuriko (imesasishwa)\n\n{SW}"
+    assert last_payload(archive, c)["text"] == FA
+    assert_second_run_archives_nothing(archive, account_id, http)
