@@ -36,13 +36,10 @@
           set("state", s.state); set("done", s.done); set("total", s.total);
           var bar = box.querySelector("progress");
           if (bar) { bar.max = Math.max(s.total, 1); bar.value = s.done; }
-          if (s.state === "done") {
-            var dl = box.querySelector('[data-when="done"]');
-            if (dl) { dl.hidden = false; }
-          } else if (s.state === "queued" || s.state === "running") {
+          if (s.state === "queued" || s.state === "running") {
             setTimeout(poll, 1000);
           } else {
-            window.location.reload();
+            window.location.reload();  // done or failed: the page has the whole story
           }
         })
         .catch(function () { setTimeout(poll, 3000); });
