@@ -54,12 +54,13 @@ class Options:
         if unknown:
             raise ConfigError(f"unknown LinkedIn option(s): {', '.join(unknown)}")
         values = {**_OPTIONS, **options}
-        version = values["linkedin_version"]
-        if not (isinstance(version, str) and version.isdigit() and len(version) == 6) \
-                and not isinstance(version, int):
+        version = values["linkedin_version"]   # `--option` types 202502 as a number
+        text = str(version) if isinstance(version, int | str) and \
+            not isinstance(version, bool) else ""
+        if not (text.isdigit() and len(text) == 6):
             raise ConfigError(f"LinkedIn option linkedin_version must be YYYYMM, not "
                               f"{version!r}")
-        values["linkedin_version"] = str(version)
+        values["linkedin_version"] = text
         for name in ("page_size", "max_pages", "lookback_posts"):
             v = values[name]
             if isinstance(v, bool) or not isinstance(v, int) or v < 1 or \

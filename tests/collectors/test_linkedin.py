@@ -39,7 +39,12 @@ def test_linkedin_is_a_built_in_platform():
     assert get_collector("linkedin") is li.COLLECTOR
 
 
+def test_a_numeric_version_option_is_taken_as_yyyymm():
+    assert li.Options.of({"linkedin_version": 202411}).linkedin_version == "202411"
+
+
 @pytest.mark.parametrize("options", [{"linkedin_version": "2025-02"},
+                                     {"linkedin_version": True}, {"linkedin_version": 5},
                                      {"page_size": 101}, {"lookback_posts": 0},
                                      {"webhooks": True}])
 def test_bad_options_are_a_configuration_error(options):
