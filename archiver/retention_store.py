@@ -256,8 +256,8 @@ def release_hold(appender: Appender, hold_id: str, actor: str, reason: str,
     """Release a hold; its records become subject to their policies again."""
     actor = checked_actor(actor)
     reason = (reason or "").strip()
-    if not reason or len(reason) > 2000:
-        raise InvalidRequest("a release needs a reason (1 to 2000 characters)")
+    if not reason or len(reason) > 2000 or "\x00" in reason:
+        raise InvalidRequest("a release needs a reason (1 to 2000 characters, no NUL)")
     moment = clock()
     with appender.session() as ws:
         row = hold_row(ws.conn, hold_id)

@@ -7,11 +7,11 @@ the API, the command line and schedule files accept exactly the same policies.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from archiver.api.routing import Strict
+from archiver.api.routing import MAX_INT, Strict
 
 _Text = Field(min_length=1, max_length=2000)
 _Names = Field(None, max_length=1000)
@@ -184,7 +184,8 @@ class RunCreateIn(Strict):
 
 
 class DecisionIn(Strict):
-    seqs: list[int] = Field(min_length=1, max_length=10_000)
+    seqs: list[Annotated[int, Field(ge=0, le=MAX_INT)]] = Field(min_length=1,
+                                                                 max_length=10_000)
     decision: Literal["destroy", "keep"]
     export_id: str | None = Field(None, min_length=1, max_length=64,
                                   description="For records due for transfer: the finished "

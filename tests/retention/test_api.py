@@ -213,3 +213,21 @@ def test_a_hold_history_is_append_only(client: FlaskClient, tokens: dict[str, st
     assert history[2]["hold"]["release_reason"] == "Shauri limekwisha — پرونده بسته شد"
     assert_error(post(client, f"/api/v1/holds/{hold['id']}/release", tokens["legal"],
                       {"reason": "again"}), 409)
+
+
+def test_nul_and_out_of_range_input_is_a_400_not_a_500(client: FlaskClient,
+                                                       tokens: dict[str, str],
+                                                       archive: Archive) -> None:
+    hold = post(client, "/api/v1/holds", tokens["legal"], HOLD).get_json()["hold"]
+    before = state(archive)
+    assert_error(post(client, f"/api/v1/holds/{hold['id']}/release", tokens["legal"],
+                      {"reason": "a\x00b"}), 400)
+    assert_error(post(client, "/api/v1/retention/policies", tokens["admin"],
+                      policy_doc(name="x\x00y")), 400)
+    run = post(client, "/api/v1/disposition-runs", tokens["admin"]).get_json()
+    assert_error(post(client, f"/api/v1/disposition-runs/{run['id']}/decisions",
+                      tokens["admin"], {"seqs": [2**63], "decision": "keep"}), 400)
+    after = state(archive)
+    assert after["disposition_runs"] == before["disposition_runs"] + 1
+    assert {k: v for k, v in after.items() if k not in ("disposition_runs", "records")} == \
+        {k: v for k, v in before.items() if k not in ("disposition_runs", "records")}
