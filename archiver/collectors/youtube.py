@@ -237,7 +237,8 @@ def video_observation(account: AccountConfig, video: dict[str, Any], where: str,
 def comment_observation(account: AccountConfig, comment: dict[str, Any], parent: str | None,
                         where: str, *, raw: Any = None) -> Observation:
     """A comment resource: `textOriginal` (plain, as written), else `textDisplay`
-    (requested as plainText). An edit shows as `updatedAt` later than `publishedAt`."""
+    (requested as plainText). An edit shows as `updatedAt` later than `publishedAt`.
+    The channel's own comments are `reply`, everybody else's `comment`."""
     cid = _str(comment, "id", where)
     s = _obj(comment.get("snippet"), f"{where}.snippet")
     text = _str(s, "textOriginal", f"{where}.snippet", optional=True)
@@ -253,8 +254,10 @@ def comment_observation(account: AccountConfig, comment: dict[str, Any], parent:
     video = s.get("videoId")
     url = (f"https://www.youtube.com/watch?v={video}&lc={cid}"
            if isinstance(video, str) else None)
+    own = author.get("id") == account.platform_id   # the channel answering: its own words
     return Observation(platform=PLATFORM, account=account.platform_id, item_id=cid,
-                       kind="comment", text=text, parent_id=parent, published_at=published,
+                       kind="reply" if own else "comment", text=text, parent_id=parent,
+                       published_at=published,
                        author=author, url=url, raw=comment if raw is None else raw)
 
 

@@ -87,7 +87,8 @@ def test_videos_comments_and_replies_are_created_once(archive, server, yt, http)
     top = yt.comment(v1, FA, ago(60), author="نوید", author_id="UCnavid00000000000000000")
     r1 = yt.comment(v1, "Asante!", ago(50), parent=top)
     r2 = yt.comment(v1, "Hvala.", ago(40), parent=top)
-    r3 = yt.comment(v1, "بله، هست.", ago(30), parent=top)   # beyond the 2 inlined
+    r3 = yt.comment(v1, "بله، هست.", ago(30), parent=top,   # beyond the 2 inlined
+                    author="City of Wrenfield", author_id=CHANNEL_ID)
 
     result, captured = run(archive, account_id, http)
 
@@ -95,7 +96,7 @@ def test_videos_comments_and_replies_are_created_once(archive, server, yt, http)
     assert sorted(captured) == sorted([
         ("observed", "profile", PROFILE), ("created", "video", v1), ("created", "video", v2),
         ("created", "video", v3), ("created", "comment", top), ("created", "comment", r1),
-        ("created", "comment", r2), ("created", "comment", r3)])
+        ("created", "comment", r2), ("created", "reply", r3)])
     video = last_payload(archive, v1)
     assert video["text"] == f"Mafuriko\n\n{SW}" and video["lang"] == "sw"
     assert len(video["media"][0]["sha256"]) == 64
