@@ -28,6 +28,7 @@ run: $(STAMP)
 	@echo "admin token: $$(cat "$(ARCHIVER_HOME)/make-run.token")"
 	@echo "try: curl -H 'Authorization: Bearer $$(cat "$(ARCHIVER_HOME)/make-run.token")'" \
 	  "http://$(HOST):$(PORT)/api/v1/items/mastodon/112060198503477832"
+	@echo "web interface: open http://$(HOST):$(PORT)/ and sign in with the admin token"
 	$(BIN)/archiver serve --host $(HOST) --port $(PORT)
 
 demo: $(STAMP)
@@ -55,6 +56,11 @@ test-deps:
 	  echo "installing fonts-dejavu-core and chromium (exports)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    fonts-dejavu-core chromium >/dev/null; }
+	@# The web interface's browser tests drive Chromium through Debian's chromedriver.
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  echo "installing chromium and chromium-driver (web interface tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
