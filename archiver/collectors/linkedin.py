@@ -30,6 +30,7 @@ from urllib.parse import quote
 from archiver.collectors.mastodon import JsonObject  # one JSON shape reader
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Transport
+from archiver.collectors.youtube import missing_subthreads
 from archiver.errors import ConfigError, CredentialsRejected, MalformedResponse
 from archiver.records import Observation
 from archiver.times import format_time
@@ -248,6 +249,7 @@ class LinkedInCollector:
                        for p in posts]
             h.window_start, h.window_end = min(created), now
         h.cursor["listed"] = True
+        missing_subthreads(known, h)   # a gone comment's replies are looked up too
         return h
 
     def _comments(self, account: AccountConfig, api: LinkedInApi, opts: Options,

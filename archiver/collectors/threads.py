@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from archiver.collectors.mastodon import JsonObject  # one JSON shape reader
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Transport
+from archiver.collectors.youtube import missing_subthreads
 from archiver.errors import ConfigError, CredentialsRejected, MalformedResponse, RateLimited
 from archiver.records import Observation
 from archiver.times import format_time
@@ -247,6 +248,7 @@ class ThreadsCollector:
             if isinstance(listed_until, str):
                 h.cursor["listed_until"] = listed_until
         h.cursor["profile"] = profile.text
+        missing_subthreads(known, h)   # a gone comment's replies are looked up too
         return h
 
     def _conversation(self, account: AccountConfig, api: ThreadsApi, opts: Options,

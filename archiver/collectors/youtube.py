@@ -261,6 +261,25 @@ def comment_observation(account: AccountConfig, comment: dict[str, Any], parent:
                        author=author, url=url, raw=comment if raw is None else raw)
 
 
+def missing_subthreads(known: Sequence[KnownItem], h: Harvest) -> None:
+    """Name as threads the archived comments missing from a thread read whole.
+
+    A thread's listing includes every comment below it, so a comment missing from it
+    took its replies with it (deleted or held together): naming it lets deletion
+    detection look its archived replies up too, not only the comment itself.
+    """
+    children: dict[str, list[str]] = {}
+    for k in known:
+        if k.parent_id is not None and k.state == "live":
+            children.setdefault(k.parent_id, []).append(k.item_id)
+    todo = [t for t in h.threads if t in children]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in h.listed and child not in h.threads:
+                h.threads.add(child)
+                todo.append(child)
+
+
 def lookup_units(items: Sequence[KnownItem]) -> int:
     """Quota units `lookup` spends on these items (one request per 50 of a resource)."""
     kinds: dict[str, int] = {}
@@ -326,6 +345,7 @@ class YouTubeCollector:
             h.notes.append(f"daily quota of {opts.daily_quota} units spent after "
                            f"{len(h.listed)} items: the channel not listed completely; "
                            f"nothing is presumed deleted this run")
+        missing_subthreads(known, h)
         api.used += lookup_units(deletion_candidates(known, h))
         h.cursor = {**{k: v for k, v in cursor.items() if k != "quota"}, **h.cursor,
                     "quota": {"day": quota_day(api.now), "used": api.used}}

@@ -125,6 +125,22 @@ def test_deleted_post_and_reply_are_found_by_direct_fetch(archive, account_id, t
     assert_second_run_archives_nothing(archive, account_id, http)
 
 
+def test_a_deleted_reply_takes_its_nested_replies_with_it(archive, account_id, th, http):
+    p = th.post(SW, ago(60))
+    c = th.reply(p, FA, ago(50))
+    nested = th.reply(c, "Asante", ago(40), username="wrenfield.city")
+    deeper = th.reply(nested, "Hvala", ago(30))
+    run(archive, account_id, http)
+    th.delete(c)
+
+    _, captured = run(archive, account_id, http)
+
+    assert sorted(captured) == sorted([("deleted", "comment", c),
+                                       ("deleted", "reply", nested),
+                                       ("deleted", "comment", deeper)])
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
 def test_a_gone_answer_is_not_a_deletion_when_the_token_cannot_read_the_profile(
         archive, account_id, th, http):
     p1 = th.post(SW, ago(60))

@@ -153,6 +153,22 @@ def test_deleted_video_and_comment_are_found_by_lookup(archive, account_id, serv
     assert_second_run_archives_nothing(archive, account_id, http)
 
 
+def test_a_deleted_comment_takes_its_archived_replies_with_it(archive, account_id, yt,
+                                                              http):
+    v = yt.video("vidCasc00001", "Thread", "", ago(60))
+    top = yt.comment(v, FA, ago(50))
+    replies = [yt.comment(v, f"Jibu {i}", ago(40 - i), parent=top) for i in range(3)]
+    run(archive, account_id, http)
+    yt.delete(top)
+
+    result, captured = run(archive, account_id, http)
+
+    assert result.outcome == "ok", result.error
+    assert sorted(captured) == sorted([("deleted", "comment", top)]
+                                      + [("deleted", "comment", r) for r in replies])
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
 def test_a_comment_held_for_review_is_indistinguishable_from_a_deleted_one(
         archive, account_id, yt, http):
     """With an API key, YouTube serves neither held nor rejected comments, nor their

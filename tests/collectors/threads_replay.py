@@ -82,8 +82,12 @@ class FakeThreads:
         return rid
 
     def delete(self, item_id: str) -> None:
+        """A deleted post or reply takes the replies below it with it."""
         self.posts.pop(item_id, None)
         self.replies.pop(item_id, None)
+        for rid, r in list(self.replies.items()):
+            if r["replied_to"]["id"] == item_id:
+                self.delete(rid)
 
     def _paged(self, items: list[dict[str, Any]], req: Request, path: str) -> Reply:
         start = int(req.arg("after") or 0)

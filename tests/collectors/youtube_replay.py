@@ -133,8 +133,12 @@ class FakeYouTube:
         s["updatedAt"] = api_time(at)
 
     def delete(self, item_id: str) -> None:
+        """A deleted video or comment takes its comments or replies with it."""
         self.videos.pop(item_id, None)
         self.comments.pop(item_id, None)
+        for cid, c in list(self.comments.items()):
+            if item_id in (c["snippet"].get("parentId"), c["snippet"]["videoId"]):
+                self.comments.pop(cid, None)
 
     # -- answers -------------------------------------------------------------------------
 
