@@ -19,7 +19,8 @@ from archiver.errors import ConfigError
 
 CONFIG_FILE = "archiver.toml"
 SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "meta_app_secret",
-                         "meta_verify_token", "session_secret", "oidc_client_secret"})
+                         "meta_verify_token", "session_secret", "oidc_client_secret",
+                         "smtp_password", "webhook_secret"})
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,21 @@ class WebSettings:
     oidc_role_claim: str = "groups"  # a string or a list of strings in the ID token
     oidc_roles: str = ""  # claim value -> role: "archive-admins=admin,legal-team=legal"
 
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alert delivery (archiver/alerts, docs/public-records.md) and redaction codes."""
+
+    smtp_host: str = ""  # empty: email channels are refused when a rule is created
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: int = 0  # 1: STARTTLS before signing in
+    webhook_secret: str = ""  # signs webhook bodies: X-Archiver-Signature: sha256=<hex>
+    webhook_retries: int = 3
+    exemptions_file: str = ""  # empty: the shipped list (archiver/redaction/exemptions.json)
+
+
 _SECTIONS: dict[str, type] = {
     "catalog": CatalogSettings,
     "store": StoreSettings,
@@ -107,6 +123,7 @@ _SECTIONS: dict[str, type] = {
     "search": SearchSettings,
     "webhooks": WebhookSettings,
     "web": WebSettings,
+    "alerts": AlertSettings,
 }
 
 
@@ -122,6 +139,7 @@ class Settings:
     search: SearchSettings = SearchSettings()
     webhooks: WebhookSettings = WebhookSettings()
     web: WebSettings = WebSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @property
     def catalog_url(self) -> str:

@@ -434,3 +434,69 @@ object_legal_holds = Table(
     Column("key", String(512), primary_key=True),  # an object under S3 legal hold
     Column("since", String(32), nullable=False),
 )
+
+# -- public records (archiver/redaction, archiver/alerts; migration 0008) -------------------
+# The catalog's own: a redaction layer over records that never change, and alert rules with
+# the alerts they raised. Redaction changes are also `system` records (response.*,
+# redaction.*), so the log alone tells who redacted what, under which exemption.
+
+response_sets = Table(
+    "response_sets",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(2000), nullable=False),
+    Column("request_ref", String(2000), nullable=False),  # the request's own number
+    Column("scope", Text, nullable=False),  # JSON: an export scope (hold, search, items)
+    Column("seqs", Text, nullable=False),  # JSON array: the capture records of the set
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("log_seq", BigInteger, nullable=False),
+)
+
+redactions = Table(
+    "redactions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("response_id", String(40), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the capture record redacted
+    Column("target", String(16), nullable=False),  # text | author | media
+    Column("spec", Text, nullable=False),  # JSON: offsets, field, media and regions
+    Column("code", String(64), nullable=False),  # an exemption code (exemptions.json)
+    Column("note", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | approved | rejected | withdrawn
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("reviewed_by", String(256)),
+    Column("reviewed_at", String(32)),
+    Column("review_note", Text),
+    Column("log_seq", BigInteger, nullable=False),
+)
+Index("ix_redactions_response", redactions.c.response_id, redactions.c.seq)
+
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(2000), nullable=False),
+    Column("kind", String(32), nullable=False),  # archiver/alerts/rules.py KINDS
+    Column("config", Text, nullable=False),  # JSON: accounts, terms, patterns, days
+    Column("channels", Text, nullable=False),  # JSON: {"email": [...], "webhook": [...]}
+    Column("muted", Integer, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("rule_id", String(40), nullable=False),
+    Column("time", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("details", Text, nullable=False),  # JSON: what matched (platform, item, seq)
+    Column("deliveries", Text, nullable=False),  # JSON: per channel, outcome and attempts
+)
+Index("ix_alerts_rule", alerts.c.rule_id, alerts.c.id)
