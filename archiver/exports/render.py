@@ -9,9 +9,8 @@ right-to-left inside an English page and the other way round.
 
 The PDF is drawn with fpdf2, shaping text with HarfBuzz (uharfbuzz) and ordering it with
 the Unicode bidirectional algorithm, in a font that covers Latin, Arabic script and the
-rest (DejaVu Sans, Debian `fonts-dejavu-core`; Noto Sans / Vazirmatn are used when
-installed). fpdf2 does not produce PDF/A: the PDF carries the fonts embedded (subset) and
-the document metadata; docs/exports.md says so.
+rest (DejaVu Sans, Debian `fonts-dejavu-core`), as PDF/A-2u (fpdf2's compliance mode:
+embedded fonts, sRGB output intent, XMP conformance claim, Unicode text).
 """
 
 from __future__ import annotations
@@ -240,7 +239,10 @@ def item_pdf(item: ItemView, *, package: str, font: Path | None = None) -> tuple
     """The PDF of the same content as `item_html`; (bytes, number of pages)."""
     from fpdf import FPDF
 
-    pdf = FPDF(format="A4")
+    # PDF/A-2u: fonts embedded, an sRGB output intent, XMP metadata with the conformance
+    # claim, and text mapped to Unicode (what fpdf2 enforces for this level).
+    pdf = FPDF(format="A4", enforce_compliance="PDFA_2U")
+    pdf.set_lang("und")
     pdf.set_creator(f"archiver export {package}")
     pdf.set_title(f"{item.platform} {item.item_id}")
     pdf.add_font("body", "", str(font or font_path()))

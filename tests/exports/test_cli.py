@@ -13,6 +13,13 @@ from archiver.cli import main
 from archiver.wiring import Archive
 
 
+@pytest.fixture(autouse=True)
+def _backend_in_environment(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command reads its store and catalog from ARCHIVER_* variables, as deployed."""
+    for name, value in backend_env.items():
+        monkeypatch.setenv(name, value)
+
+
 def _run(archive: Archive, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str,
                                                                                     str]:
     capsys.readouterr()

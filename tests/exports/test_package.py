@@ -107,6 +107,14 @@ def test_pdf_text_is_exact_in_every_script(package: Path) -> None:
     assert "Line one of a reply" in text
 
 
+def test_pdf_claims_pdf_a_2u_with_an_output_intent(package: Path) -> None:
+    pdf = pypdf.PdfReader(io.BytesIO(Bag(package).read("data/items/ARCI000001.pdf")))
+    root = pdf.trailer["/Root"]
+    assert "/OutputIntents" in root
+    xmp = root["/Metadata"].get_object().get_data()
+    assert b"pdfaid:part>2<" in xmp and b"pdfaid:conformance>U<" in xmp
+
+
 def _dat_rows(data: bytes, encoding: str = "utf-8") -> list[list[str]]:
     text = data.decode("utf-8-sig" if encoding == "utf-8" else encoding)
     assert text.endswith("\r\n")
