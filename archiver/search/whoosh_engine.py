@@ -67,6 +67,8 @@ SCHEMA_VERSION = 1
 MISSING = -(2**63)  # column value of a time the record does not have
 DAY_TERMS_MAX = 62  # date ranges up to this many days also narrow by `*_day` terms
 ITEM_TERMS_MAX = 1000  # allowed item sets up to this size also narrow by `item_key` terms
+SEGMENT_DOCS = 50_000  # a segment this large is not merged again by a catch-up
+SMALL_SEGMENTS = 8  # smaller segments are merged when there are this many
 FIELD_ALIASES = {"hashtags": ["hashtag", "tag"], "mentions": ["mention"], "urls": ["url"],
                  "author_handle": ["author", "handle"], "author_name": ["name"]}
 QUERY_FIELDS = ("text", "author_name", "author_handle", "author_id", "platform", "account",
@@ -223,7 +225,7 @@ class SearchIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            writer.commit(mergetype=_merge_small_segments)
             mark = rows[-1].seq
             self._save_mark(name, ix, mark)
             added += len(docs)
@@ -690,6 +692,24 @@ class _PageCollector(Collector):
 
     def results(self) -> None:
         return None
+
+
+def _merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
+    """Merge policy for `catch_up`: segments of SEGMENT_DOCS documents or more stay as
+    they are; once there are SMALL_SEGMENTS smaller ones, they are merged into the new
+    one (a merge re-encodes field lengths, which moves BM25F scores a little, so merges
+    are kept rare). Whoosh's default (MERGE_SMALL) merges
+    everything while there are few segments, so each commit of a bulk catch-up rewrote
+    the whole index; here a commit rewrites at most SEGMENT_DOCS documents, and a search
+    reads about one segment per SEGMENT_DOCS documents."""
+    small = [seg for seg in segments if seg.doc_count_all() < SEGMENT_DOCS]
+    if len(small) < SMALL_SEGMENTS:
+        return segments
+    for seg in small:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    return [seg for seg in segments if seg.doc_count_all() >= SEGMENT_DOCS]
 
 
 def _rewrite_segments_with_deletions(writer: Any, segments: list[Any]) -> list[Any]:
