@@ -28,7 +28,7 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Tex
 
 from archiver.errors import ArchiveError, Conflict, Gone, InvalidRequest, NotFound
 from archiver.exports import bag
-from archiver.exports.scope import ExportScope, resolve
+from archiver.exports.scope import ExportScope, check, resolve
 from archiver.wiring import Archive
 
 log = logging.getLogger("archiver.exports")
@@ -123,15 +123,12 @@ def _job(row: Any, now: datetime) -> ExportJob:
 
 def create_export(archive: Archive, scope: ExportScope, options: bag.ExportOptions,
                   actor: str, *, download_hours: int = DEFAULT_DOWNLOAD_HOURS) -> ExportJob:
-    """Record the request (`export.created`) and a queued job; NotFound for an unknown hold.
-    Nothing else runs: `run_export` (or `start`) builds the package."""
+    """Record the request (`export.created`) and a queued job; NotFound for an unknown hold,
+    InvalidRequest for a search that does not parse. Nothing else runs: `run_export` (or
+    an `ExportRunner`) builds the package."""
     if not 1 <= download_hours <= MAX_DOWNLOAD_HOURS:
         raise InvalidRequest(f"download_hours must be from 1 to {MAX_DOWNLOAD_HOURS}")
-    if scope.hold:
-        from archiver.retention_store import hold_row
-
-        with archive.catalog.reader() as conn:
-            hold_row(conn, scope.hold)
+    check(archive, scope)
     export_id = "exp-" + secrets.token_hex(8)
     now = _text(_now())
     seq = archive.appender.append_system("export.created", actor, {

@@ -141,6 +141,15 @@ def _media_html(media: list[MediaView]) -> str:
     return f'<div class="media">{"".join(parts)}</div>' if parts else ""
 
 
+def _reason(payload: dict[str, Any], *, escape: bool = True) -> str:
+    """ · why the item vanished, when the platform said (a deleted record's `reason`)."""
+    reason = payload.get("reason")
+    if not isinstance(reason, str):
+        return ""
+    text = f" · {reason.replace('_', ' ')}"
+    return html.escape(text) if escape else text
+
+
 def _badge(event: str) -> str:
     return (f'<span class="badge b-{html.escape(event)}">'
             f'{html.escape(EVENT_LABELS.get(event, event))}</span>')
@@ -180,7 +189,7 @@ def _card(item: ItemView, *, reply: bool) -> str:
             body.append(
                 f'<div class="version" id="seq-{v.seq}">{_badge(v.event)}'
                 f'<span class="meta">captured {html.escape(v.captured)} · seq {v.seq} · '
-                f'{html.escape(v.control)}</span>'
+                f'{html.escape(v.control)}{_reason(v.payload)}</span>'
                 + (f'<div class="text" dir="auto" lang="{lang}">{linked_text(str(vtext))}</div>'
                    if vtext is not None else "")
                 + _media_html(v.media) + "</div>")
@@ -274,7 +283,8 @@ def item_pdf(item: ItemView, *, package: str, font: Path | None = None) -> tuple
             for v in it.versions:
                 pdf.ln(2)
                 line(f"[{EVENT_LABELS.get(v.event, v.event)}] captured {v.captured} · seq "
-                     f"{v.seq} · {v.control}", 9, (83, 100, 113))
+                     f"{v.seq} · {v.control}{_reason(v.payload, escape=False)}", 9,
+                     (83, 100, 113))
                 if v.payload.get("text") is not None:
                     line(str(v.payload["text"]), 11)
                 for m in v.media:

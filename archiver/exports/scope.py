@@ -107,6 +107,26 @@ class Resolved:
     notes: list[str]
 
 
+def check(archive: Archive, scope: ExportScope) -> None:
+    """Refuse now what would only fail in the background: an unknown hold (NotFound), a
+    search whose query or filters do not parse (InvalidRequest)."""
+    if scope.hold:
+        from archiver.retention_store import hold_row
+
+        with archive.catalog.reader() as conn:
+            hold_row(conn, scope.hold)
+    elif not scope.items:
+        from archiver.search.engines import open_index
+        from archiver.search.query import SearchRequest, search
+
+        params = {**scope.filters, "q": scope.query or "", "limit": "1"}
+        index = open_index(archive.settings)
+        try:
+            search(index, archive, SearchRequest.from_params(params))
+        finally:
+            index.close()
+
+
 def resolve(archive: Archive, scope: ExportScope) -> Resolved:
     """The records of `scope`; NotFound for a hold that does not exist."""
     if scope.hold:

@@ -98,6 +98,15 @@ def test_an_empty_scope_is_a_400(thread: Archive, client: FlaskClient,
     assert_error(_start(client, tokens["legal"], {**SCOPE, "encoding": "latin-9"}), 400)
 
 
+def test_a_search_that_does_not_parse_is_a_400_before_anything_is_logged(
+        thread: Archive, client: FlaskClient, tokens: dict[str, str]) -> None:
+    for scope in ({"query": "flood", "filters": {"from": "yesterday"}},
+                  {"query": "x", "filters": {"has_edits": "maybe"}}):
+        assert_error(_start(client, tokens["legal"], {"scope": scope}), 400)
+    with thread.catalog.reader() as conn:
+        assert conn.execute(select(exports)).first() is None
+
+
 def test_an_unknown_hold_is_a_404(thread: Archive, client: FlaskClient,
                                   tokens: dict[str, str]) -> None:
     error = assert_error(_start(client, tokens["legal"], {"scope": {"hold": "no-such"}}), 404)
