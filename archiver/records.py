@@ -20,7 +20,11 @@ EVENTS = ("created", "edited", "deleted", "hidden", "restored", "observed")
 SOURCE_EVENTS = frozenset({"deleted", "hidden"})
 _REQUIRED = ("platform", "account", "item_id", "kind")
 _STRINGS = ("text", "parent_id", "url", "lang", "published_at", "observed_at")
-_KNOWN = frozenset(_REQUIRED + _STRINGS + ("author", "media", "raw", "event"))
+_KNOWN = frozenset(_REQUIRED + _STRINGS + ("author", "media", "raw", "event", "reason"))
+# Why an item vanished, where the platform says (docs/observation.md, "reason"): only on
+# `deleted` observations, and only in the payload when given (older records have none).
+DELETION_REASONS = frozenset({"removed_by_account", "removed_by_platform", "account_suspended",
+                              "account_deactivated", "made_private"})
 _AUTHOR_KEYS = frozenset({"id", "handle", "name"})
 MAX_ID_CHARS = 512
 _SHORT = frozenset({"platform", "kind"})  # catalog columns of 64 characters
@@ -46,13 +50,14 @@ class Observation:
     media: list[dict[str, Any]] = field(default_factory=list)
     raw: Any = None
     event: str | None = None
+    reason: str | None = None
 
     def content(self) -> dict[str, Any]:
         return record_content(self.text, self.media)
 
     def payload(self, event: str, captured_at: str) -> dict[str, Any]:
         """The plaintext of a `capture` record (docs/observation.md, "Payload")."""
-        return {
+        payload = {
             "schema": "observation/1",
             "event": event,
             "platform": self.platform,
@@ -69,6 +74,9 @@ class Observation:
             "media": self.media,
             "raw": self.raw,
         }
+        if self.reason is not None and event == "deleted":
+            payload["reason"] = self.reason
+        return payload
 
 
 def record_content(text: str | None, media: list[dict[str, Any]]) -> dict[str, Any]:
@@ -76,9 +84,14 @@ def record_content(text: str | None, media: list[dict[str, Any]]) -> dict[str, A
 
     The fingerprint covers this and nothing else, so a re-fetch that only moves counters
     or timestamps in `raw` is not an edit. Capture and replay must agree, hence one rule.
+    A medium is named by the platform's id first: the id is what every path (polling
+    with a download, a stream or an account export without one, a failed download) has
+    in common, so the same attachment seen two ways is not an edit; a new attachment
+    gets a new id on every platform. `sha256` serves where there is no id, the URL
+    (which CDNs re-sign) only as the last resort.
     """
     normalized = " ".join(unicodedata.normalize("NFC", text or "").split())
-    refs = sorted(str(m.get("sha256") or m.get("id") or m.get("url") or "") for m in media)
+    refs = sorted(str(m.get("id") or m.get("sha256") or m.get("url") or "") for m in media)
     return {"text": normalized, "media": refs}
 
 
@@ -208,6 +221,9 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
     event = obj.get("event")
     if event is not None and event not in SOURCE_EVENTS:
         raise bad(f"'event' must be one of {sorted(SOURCE_EVENTS)}, not {event!r}")
+    reason = obj.get("reason")
+    if reason is not None and (event != "deleted" or reason not in DELETION_REASONS):
+        raise bad(f"'reason' is one of {sorted(DELETION_REASONS)}, on a deleted observation")
     return Observation(
         platform=obj["platform"],
         account=obj["account"],
@@ -223,6 +239,7 @@ def parse_observation(obj: Any, *, max_text_bytes: int, line: int | None = None)
         media=media,
         raw=obj.get("raw"),
         event=event,
+        reason=reason,
     )
 
 

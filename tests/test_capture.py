@@ -210,10 +210,22 @@ def test_the_order_of_media_is_not_an_edit() -> None:
     assert record_content("t", a) == record_content("t", list(reversed(a)))
 
 
-def test_media_are_identified_by_sha256_then_id_then_url() -> None:
-    assert record_content("t", [{"sha256": "h", "id": "i", "url": "u"}])["media"] == ["h"]
-    assert record_content("t", [{"id": "i", "url": "u"}])["media"] == ["i"]
+def test_media_are_identified_by_id_then_sha256_then_url() -> None:
+    assert record_content("t", [{"sha256": "h", "id": "i", "url": "u"}])["media"] == ["i"]
+    assert record_content("t", [{"sha256": "h", "url": "u"}])["media"] == ["h"]
     assert record_content("t", [{"url": "u"}])["media"] == ["u"]
+
+
+def test_an_attachment_seen_with_and_without_its_download_is_not_an_edit() -> None:
+    polled = obs(media=[{"id": "m1", "url": "https://cdn/a?sig=1", "sha256": "aa"}])
+    exported = obs(media=[{"id": "m1", "url": "https://cdn/a?sig=2"}])
+    assert events(exported, seen(polled)) == []
+    assert events(polled, seen(exported)) == []
+
+
+def test_a_new_attachment_id_is_an_edit() -> None:
+    before = obs(media=[{"id": "m1", "sha256": "aa"}])
+    assert events(obs(media=[{"id": "m2", "sha256": "aa"}]), seen(before)) == ["edited"]
 
 
 def test_fingerprints_are_keyed() -> None:
