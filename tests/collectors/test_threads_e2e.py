@@ -183,7 +183,9 @@ def test_429_is_waited_out(archive, account_id, th, http):
     result, captured = run(archive, account_id, http)
 
     assert result.outcome == "ok", result.error
-    assert ("created", "post", p) in captured and http.waited >= 2.5
+    assert sorted(captured) == [("created", "post", p), ("created", "profile", PROFILE)]
+    assert http.waited >= 2.5
+    assert_second_run_archives_nothing(archive, account_id, http)
 
 
 def test_an_application_request_limit_is_rate_limited_not_a_token_problem(
