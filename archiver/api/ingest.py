@@ -107,6 +107,9 @@ def blueprint() -> Blueprint:
                 {"received": len(parsed), "rejected": len(rejected),
                  "errors": _errors(rejected)})
         summary = ctx.archive.ingestor.ingest(parsed)
+        if summary.archived:  # alert rules run in their worker, after the response's turn
+            from archiver.alerts.worker import notify
+            notify(ctx.archive)
         metrics.ingest_batches.labels("partial" if rejected else "accepted").inc()
         metrics.ingest_observations.labels("accepted").inc(len(parsed) - len(rejected))
         metrics.ingest_observations.labels("rejected").inc(len(rejected))

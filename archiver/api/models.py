@@ -56,3 +56,6 @@ class ObservationIn(Strict):
     media: list[dict[str, Any]] | None = None
     raw: Any = None
     event: Literal["deleted", "hidden"] | None = None
+    reason: Literal["removed_by_account", "removed_by_platform", "account_suspended",
+                    "account_deactivated", "made_private"] | None = Field(
+        None, description="Why the item vanished, where the platform says (deleted only)")

@@ -50,6 +50,9 @@ EARLIEST = "0001-01-01T00:00:00.000000Z"   # window start when the whole feed wa
 FEED_PAGE = 100                            # getAuthorFeed's largest `limit`
 POSTS_BATCH = 25                           # getPosts' largest number of `uris`
 THREAD_DEPTH = 1000                        # getPostThread's largest `depth`
+# The AppView's errors that say why an account went (a plain NotFound does not say).
+_ACCOUNT_GONE_REASON = {"AccountDeactivated": "account_deactivated",
+                        "AccountTakedown": "removed_by_platform"}
 # getProfile's answers for an account that is gone (app.bsky.actor.getProfile errors and
 # the AppView's "Profile not found" InvalidRequest).
 _GONE_ACCOUNT = frozenset({"AccountTakedown", "AccountDeactivated", "NotFound",
@@ -510,7 +513,8 @@ class BlueskyCollector:
                                     f"{_short(answer)}")
         return Observation(platform=PLATFORM, account=account.platform_id,
                            item_id=item.item_id, kind=item.kind, raw=answer, event="deleted",
-                           url=f"https://bsky.app/profile/{item.item_id}")
+                           url=f"https://bsky.app/profile/{item.item_id}",
+                           reason=_ACCOUNT_GONE_REASON.get(str(error)))
 
     def _hidden_under(self, api: _Api, replies: Iterable[PostView]) -> dict[str, set[str]]:
         """Root post URI -> the replies its thread gate hides, for these replies' roots."""
