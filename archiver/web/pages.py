@@ -359,7 +359,7 @@ def blueprint() -> Blueprint:
                    if (v := _form(k))}
         scope = ExportScope(hold=hold, query=query if not hold else None,
                             filters=filters if not hold else {})
-        pdf = request.form.get("pdf", "on") == "on"
+        pdf = request.form.get("pdf") == "on"  # an unticked box sends nothing
         job = jobs.create_export(api().archive, scope, ExportOptions(pdf=pdf), _actor())
         note_resource(export_id=job.id)
         _export_runner().submit(job.id)

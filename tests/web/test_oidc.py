@@ -21,6 +21,9 @@ from archiver.wiring import Archive
 from tests.replay.server import ReplayServer, Reply, Request
 
 CLIENT_ID = "archive-web"
+# Sign-on touches no storage path of its own: the embedded backend only.
+pytestmark = pytest.mark.parametrize("backend_env", [("filesystem", "sqlite")],
+                                     ids=["filesystem-sqlite"], indirect=True)
 
 
 class Provider:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from archiver.api import create_app
 from archiver.api.permissions import WEB_PERMISSIONS
 from archiver.catalog import schema as t
+from archiver.exports import jobs
 from archiver.tokens import ROLES, create_token, revoke_token
 from archiver.web.verification import Verifications
 from archiver.wiring import Archive
@@ -31,6 +32,9 @@ from tests.web.conftest import (
 )
 
 ALL = set(ROLES)
+# Pages and forms alone (no storage path of their own): on the embedded backend only.
+ONE_BACKEND = pytest.mark.parametrize("backend_env", [("filesystem", "sqlite")],
+                                      ids=["filesystem-sqlite"], indirect=True)
 # The specification, written out rather than read from permissions.py: a GET of each
 # page, who may open it, and what a permitted role gets (404: the id does not exist).
 PAGES: dict[str, tuple[str, set[str], int]] = {
@@ -80,6 +84,7 @@ def test_every_web_endpoint_is_decided_and_specified_here(app: Flask) -> None:
         assert WEB_PERMISSIONS[endpoint] == roles, endpoint
 
 
+@ONE_BACKEND
 def test_every_page_sends_a_stranger_to_sign_in(client: FlaskClient, demo: Archive) -> None:
     for endpoint, (url, _, _) in PAGES.items():
         response = client.get(url)
@@ -87,6 +92,7 @@ def test_every_page_sends_a_stranger_to_sign_in(client: FlaskClient, demo: Archi
         assert response.headers["Location"].startswith("/signin?next="), endpoint
 
 
+@ONE_BACKEND
 def test_every_page_answers_each_role_as_the_api_does(signed_in: object, demo: Archive
                                                       ) -> None:
     for role in ROLES:
@@ -99,6 +105,7 @@ def test_every_page_answers_each_role_as_the_api_does(signed_in: object, demo: A
             assert "Traceback" not in _html(response)
 
 
+@ONE_BACKEND
 def test_posts_are_refused_to_roles_without_them_and_change_nothing(
         signed_in: object, archive: Archive) -> None:
     for role in ROLES:
@@ -116,6 +123,7 @@ def test_posts_are_refused_to_roles_without_them_and_change_nothing(
         assert conn.execute(select(t.disposition_runs)).all() == []
 
 
+@ONE_BACKEND
 def test_a_wrong_token_is_refused_with_401_and_no_session(client: FlaskClient,
                                                           archive: Archive) -> None:
     page = client.get("/signin")
@@ -156,6 +164,7 @@ def test_a_revoked_token_is_signed_out_at_the_next_request(app: Flask, archive: 
     assert client.get("/holds").status_code == 302
 
 
+@ONE_BACKEND
 def test_sign_in_goes_back_where_asked_but_never_off_site(app: Flask,
                                                           tokens: dict[str, str]) -> None:
     client = app.test_client()
@@ -172,6 +181,7 @@ def test_sign_in_goes_back_where_asked_but_never_off_site(app: Flask,
         assert response.headers["Location"] == "/", target
 
 
+@ONE_BACKEND
 def test_sign_out_ends_the_session(signed_in: object) -> None:
     client = signed_in("legal")  # type: ignore[operator]
     response = post_form(client, "/holds", "/signout", {})
@@ -193,6 +203,7 @@ def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(
     assert client.get("/holds").status_code == 200  # still signed in
 
 
+@ONE_BACKEND
 @pytest.mark.parametrize("url", [
     "/search?from=yesterday", "/search?from=2024-05-01&to=2024-01-01",
     "/search?cursor=not-a-cursor", "/search?sort=sideways", "/search?deleted=maybe",
@@ -208,6 +219,7 @@ def test_bad_input_is_a_400_page_never_a_500(signed_in: object, demo: Archive,
     assert "Traceback" not in _html(response) and "Internal error" not in _html(response)
 
 
+@ONE_BACKEND
 def test_bad_forms_are_400_pages_and_change_nothing(signed_in: object, archive: Archive
                                                     ) -> None:
     client = signed_in("admin")  # type: ignore[operator]
@@ -245,6 +257,7 @@ def test_a_persian_phrase_without_zwnj_finds_the_deleted_post(signed_in: object,
     assert PERSIAN_V1.split()[0] in page
 
 
+@ONE_BACKEND
 def test_facet_counts_are_links_that_filter(signed_in: object, indexed: Archive) -> None:
     client = signed_in("legal")  # type: ignore[operator]
     html = _html(client.get("/search?q=flood"))
@@ -256,6 +269,7 @@ def test_facet_counts_are_links_that_filter(signed_in: object, indexed: Archive)
     assert platforms == {platform}
 
 
+@ONE_BACKEND
 def test_search_pages_through_results(signed_in: object, indexed: Archive) -> None:
     client = signed_in("records_officer")  # type: ignore[operator]
     first = _html(client.get("/search"))
@@ -323,9 +337,11 @@ def test_an_export_from_a_hold_runs_and_downloads(signed_in: object, indexed: Ar
     with indexed.catalog.reader() as conn:
         hold_id = conn.execute(select(t.legal_holds.c.id)).scalar_one()
     response = post_form(client, f"/exports?hold={hold_id}", "/exports",
-                         {"hold": hold_id, "pdf": "off"})
+                         {"hold": hold_id})  # the PDF box unticked: not sent
     assert response.status_code == 302  # type: ignore[attr-defined]
     export_url = response.headers["Location"]  # type: ignore[attr-defined]
+    job = jobs.get_export(indexed, export_url.rsplit("/", 1)[1])
+    assert job.scope == {"hold": hold_id} and job.options["pdf"] is False
     app.extensions["archiver"].cache["exports"].wait()
     status = client.get(export_url + "?format=json").get_json()
     assert status["state"] == "done", status

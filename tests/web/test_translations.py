@@ -43,6 +43,8 @@ def test_english_is_complete() -> None:
     assert (WEB / "translations" / "en" / "LC_MESSAGES" / "messages.mo").is_file()
 
 
+@pytest.mark.parametrize("backend_env", [("filesystem", "sqlite")], ids=["filesystem-sqlite"],
+                         indirect=True)
 def test_a_compiled_catalog_is_used_when_the_browser_asks(
         archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     translations = tmp_path / "translations"
