@@ -233,3 +233,24 @@ def test_transfer_is_export_then_destroy(demo: Archive, tmp_path: Path) -> None:
     assert done["outcomes"] == {"destroyed": len(bluesky)}
     assert (tmp_path / "transfer.zip").stat().st_size > 0
     assert not any(readable(demo, s) for s in bluesky)
+
+
+def test_a_bare_tombstone_keeps_only_the_envelope_even_after_rebuild(demo: Archive) -> None:
+    add_policy(demo, scope={"platforms": ["bluesky"]})
+    bluesky = capture_seqs(demo, platform="bluesky")
+    run = create_run(demo, ALICE, tombstone="bare")
+    approve_run(demo, run["id"], BOB)
+    execute_run(demo, run["id"], BOB)
+
+    def remains() -> list[tuple]:
+        with demo.catalog.reader() as conn:
+            return conn.execute(
+                select(t.records.c.platform, t.records.c.account, t.records.c.item_id,
+                       t.destroyed_records.c.platform, t.destroyed_records.c.tombstone)
+                .join(t.destroyed_records, t.destroyed_records.c.seq == t.records.c.seq)
+                .where(t.records.c.seq.in_(bluesky))).all()
+
+    assert remains() == [(None, None, None, None, "bare")] * len(bluesky)
+    rebuild_catalog(demo.appender)
+    assert remains() == [(None, None, None, None, "bare")] * len(bluesky)
+    assert verify_archive(demo.appender).ok
