@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from archiver.config import load_settings  # noqa: E402
 from archiver.ingest import read_jsonl  # noqa: E402
 from archiver.search import analyzer, log_source  # noqa: E402
-from archiver.search.engine import FACETS  # noqa: E402
+from archiver.search.engine import FACETS, QueryPlan  # noqa: E402
 from archiver.search.postgres_engine import PostgresIndex  # noqa: E402
 from archiver.search.query import SearchRequest, search  # noqa: E402
 from archiver.search.whoosh_engine import SearchIndex  # noqa: E402
@@ -293,15 +293,21 @@ def open_engine(name: str, args: argparse.Namespace, archive: Any, tmp: Path) ->
                       lambda: w.catch_up(archive.appender, batch=args.batch),
                       lambda: sum(p.stat().st_size for p in settings.index_dir.rglob("*")
                                   if p.is_file()),
-                      lambda r: search(w, archive, r), w.close)
+                      (lambda r: w.run(plan_of(r))) if args.query_only
+                      else (lambda r: search(w, archive, r)), w.close,
+                      lambda: w.state().documents)
     if name == "postgres":
         pg = PostgresIndex.for_settings(settings)
         return Engine(engine_name(name, args),
                       lambda: pg.catch_up(archive.appender, batch=args.batch),
-                      lambda: _postgres_size(pg), lambda r: search(pg, archive, r), pg.close)
+                      lambda: _postgres_size(pg),
+                      (lambda r: pg.run(plan_of(r))) if args.query_only
+                      else (lambda r: search(pg, archive, r)), pg.close,
+                      lambda: pg.state().documents)
     fts = Fts5(tmp / "fts5.db")
     return Engine(engine_name(name, args), lambda: fts.build(archive.appender, args.batch),
-                  fts.size, fts.run, fts.close)
+                  fts.size, fts.run, fts.close,
+                  lambda: fts.db.execute("SELECT count(*) FROM meta").fetchone()[0])
 
 
 def build(e: Engine) -> dict[str, Any]:
@@ -333,6 +339,15 @@ class Engine:
     size: Callable[[], int]
     query: Callable[[SearchRequest], Any]
     close: Callable[[], None]
+    documents: Callable[[], int]
+
+
+def plan_of(r: SearchRequest) -> QueryPlan:
+    """The engine's plan for a benchmark request (what `search` makes of it)."""
+    start, end = r.bounds()
+    return QueryPlan(query=r.query, terms={"account": r.accounts} if r.accounts else {},
+                     start_us=start, end_us=end, order=r.sort, limit=r.limit,
+                     facets=r.facets)
 
 
 def main() -> None:
@@ -348,6 +363,9 @@ def main() -> None:
     ap.add_argument("--keep-schema", action="store_true", help="keep the PostgreSQL schema")
     ap.add_argument("--resume", help="a kept workdir: reuse its corpus and archive")
     ap.add_argument("--catalog-url", help="with --resume: the kept archive's catalog URL")
+    ap.add_argument("--query-only", action="store_true",
+                    help="with --resume: time queries on the indexes as they are (engine "
+                         "level: `run(plan)`, no catalog look-ups or lag count), no indexing")
     ap.add_argument("--parallel", action="store_true",
                     help="build the engines' indexes at the same time, one process each")
     ap.add_argument("--postgres-url", default=os.environ.get(
@@ -389,7 +407,8 @@ def run(args: argparse.Namespace, names: list[str], tmp: Path, env: dict[str, st
             texts = [json.loads(line)["text"] for line, _ in zip(f, range(2000), strict=False)]
         summary = None
         results["corpus"] = json.loads((tmp / "corpus.json").read_text())
-        (tmp / "fts5.db").unlink(missing_ok=True)
+        if not args.query_only:
+            (tmp / "fts5.db").unlink(missing_ok=True)
     else:
         archive, _ = init_archive(settings, "bench.archiver/search")
         t0 = time.perf_counter()
@@ -420,10 +439,15 @@ def run(args: argparse.Namespace, names: list[str], tmp: Path, env: dict[str, st
         for child in children:
             child.join()
     engines = [open_engine(name, args, archive, tmp) for name in names]
-    if not args.parallel:
+    if args.query_only:
+        for e in engines:
+            results["engines"][e.name] = {"documents": e.documents(), "size_mb": round(
+                e.size() / 1e6, 1)}
+            log(f"{e.name}: {e.documents():,} documents, {e.size() / 1e6:,.1f} MB")
+    elif not args.parallel:
         for e in engines:
             results["engines"][e.name] = build(e)
-    if args.resume and "whoosh" in names:
+    if args.resume and "whoosh" in names and not args.query_only:
         results["engines"][engine_name("whoosh", args)]["note"] = (
             "resumed: the rate is of the records indexed in this run")
     if args.out:
@@ -475,8 +499,11 @@ def run(args: argparse.Namespace, names: list[str], tmp: Path, env: dict[str, st
               + ("" if len(spans) == 1 else "  (engines differ)"))
     print()
     for name, e in results["engines"].items():
-        print(f"indexing {name}: {e['per_s']:,} records/s ({e['seconds']} s), "
-              f"index {e['size_mb']:,} MB")
+        if "per_s" in e:
+            print(f"indexing {name}: {e['per_s']:,} records/s ({e['seconds']} s), "
+                  f"index {e['size_mb']:,} MB")
+        else:
+            print(f"{name}: {e['documents']:,} documents, index {e['size_mb']:,} MB")
     print(f"ingest (capture -> log -> catalog): {results['corpus']['ingest_per_s']:,} "
           f"records/s")
     if args.out:

@@ -697,11 +697,11 @@ class _PageCollector(Collector):
 def _merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
     """Merge policy for `catch_up`: segments of SEGMENT_DOCS documents or more stay as
     they are; once there are SMALL_SEGMENTS smaller ones, they are merged into the new
-    one (a merge re-encodes field lengths, which moves BM25F scores a little, so merges
-    are kept rare). Whoosh's default (MERGE_SMALL) merges
-    everything while there are few segments, so each commit of a bulk catch-up rewrote
-    the whole index; here a commit rewrites at most SEGMENT_DOCS documents, and a search
-    reads about one segment per SEGMENT_DOCS documents."""
+    one. So a record is merged a few times at most, and a search reads about one
+    segment per SEGMENT_DOCS records. Whoosh's default (MERGE_SMALL) merges ever larger
+    sets of segments as the index grows (two dozen 10,000-record segments into one in a
+    single commit, in the one writing process). Merges are kept rare also because a merge
+    re-encodes field lengths, which moves BM25F scores a little."""
     small = [seg for seg in segments if seg.doc_count_all() < SEGMENT_DOCS]
     if len(small) < SMALL_SEGMENTS:
         return segments
