@@ -84,8 +84,8 @@ def collect_account(archive: Archive, account_id: str, *, transport: Transport |
         known = known_items(archive.appender, account.platform, account.platform_id)
         # Python's cyclic collector re-walks every object the run holds (the decoded
         # answers, tens of thousands of statuses in a first run) ever more often as they
-        # grow: ~20% of a 60,000-observation run. Paused until the run is archived;
-        # reference counting still frees what the run drops.
+        # grow: ~20% of the CPU of a 30,000-observation run. Paused until the run is
+        # archived; reference counting still frees what the run drops.
         gc.disable()
         harvest = collector.harvest(config, http, dict(stored_cursor), known)
         _check_harvest(harvest)
