@@ -384,3 +384,28 @@ def test_a_deployment_without_a_session_secret_serves_the_api_but_not_the_web_ui
     response = client.get("/signin")
     assert response.status_code == 503 and "session_secret" in _html(response)
     assert client.get("/api/v1/health").status_code == 200
+
+
+def test_a_disposition_run_is_previewed_approved_by_another_and_executed(
+        signed_in: object, demo: Archive) -> None:
+    from tests.retention.conftest import add_policy
+    add_policy(demo, scope={"platforms": ["bluesky"]})
+    officer = signed_in("records_officer")  # type: ignore[operator]
+    created = post_form(officer, "/disposition", "/disposition", {"tombstone": "metadata"})
+    run_url = created.headers["Location"]  # type: ignore[attr-defined]
+    page = _html(officer.get(run_url))
+    assert "destroy" in page and 'class="badge">created' in page
+    # The creator may not approve their own run (two people): refused, nothing changes.
+    refused = post_form(officer, run_url, run_url + "/approve", {})
+    assert refused.status_code == 403  # type: ignore[attr-defined]
+    assert 'class="badge">created' in _html(officer.get(run_url))
+    admin = signed_in("admin")  # type: ignore[operator]
+    assert post_form(admin, run_url, run_url + "/approve", {}).status_code == 302  # type: ignore
+    assert post_form(admin, run_url, run_url + "/execute", {}).status_code == 302  # type: ignore
+    assert "Certificate of destruction" in _html(admin.get(run_url))
+    certificate = signed_in("auditor").get(run_url + "/certificate")  # type: ignore
+    assert certificate.status_code == 200 and certificate.mimetype == "text/html"
+    with demo.catalog.reader() as conn:
+        destroyed = conn.execute(select(t.records.c.seq).where(
+            t.records.c.platform == "bluesky", t.records.c.destroyed_at.is_not(None))).all()
+    assert destroyed
