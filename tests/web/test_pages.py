@@ -409,3 +409,23 @@ def test_a_disposition_run_is_previewed_approved_by_another_and_executed(
         destroyed = conn.execute(select(t.records.c.seq).where(
             t.records.c.platform == "bluesky", t.records.c.destroyed_at.is_not(None))).all()
     assert destroyed
+
+
+def test_the_accounts_page_shows_health_gaps_and_alerts(signed_in: object, archive: Archive
+                                                       ) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from archiver.collectors import accounts as acc
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    account = acc.add_account(archive.appender, platform="mastodon", platform_id="42",
+                              handle="jiji@social.example", base_url="https://social.example",
+                              interval="1h", department="Mawasiliano",
+                              clock=lambda: long_ago)
+    with archive.catalog.writer() as conn:
+        acc.raise_alert(conn, account.id, "token_expiring", "token ends in 3 days",
+                        "2026-01-01T00:00:00Z")
+    html = _html(signed_in("admin").get("/accounts"))  # type: ignore[operator]
+    row = html[html.index("jiji@social.example"):]
+    assert "Mawasiliano" in row and "never" in row
+    assert "h unchecked" in row  # not run for three days: a gap
+    assert "token_expiring" in row and "token ends in 3 days" in row
