@@ -18,6 +18,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
     """A new app serving `archive` (opened from `settings` when not given)."""
     from archiver.api import (
         accounts,
+        alerts,
         audit,
         auditing,
         auth,
@@ -33,6 +34,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
         metrics,
         openapi,
         records,
+        responses,
         retention,
         search,
         webhooks,
@@ -59,7 +61,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> Flask:
                                            metrics.ApiMetrics(archive, index), index)
     for module in (health, metrics, openapi, ingest, records, items, log, audit, search,
                    accounts, media, retention, holds, disposition, exports,
-                   webhooks):
+                   webhooks, responses, alerts):
         app.register_blueprint(module.blueprint())
     undecided = sorted(set(app.view_functions) - set(PERMISSIONS))
     if undecided:

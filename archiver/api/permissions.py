@@ -72,6 +72,20 @@ PERMISSIONS: dict[str, frozenset[str] | None] = {
     # Meta presents no bearer token: the verify token / X-Hub-Signature-256 authenticate.
     "webhooks.verify_meta": PUBLIC,
     "webhooks.deliver_meta": PUBLIC,
+    # Public-records work (issue 11): records officers answer requests; a redaction's
+    # review by another person is enforced in archiver/redaction/store.py.
+    "responses.list_response_sets": _READERS,
+    "responses.list_exemptions": _READERS,
+    "responses.create_response_set": _READERS,
+    "responses.get_response_set": _READERS,
+    "responses.add_response_redaction": _READERS,
+    "responses.review_response_redaction": _READERS,
+    "responses.response_package": _READERS,
+    "alerts.list_raised_alerts": _READERS,
+    "alerts.list_alert_rules": _READERS,
+    "alerts.create_alert_rule": _READERS,
+    "alerts.get_alert_rule": _READERS,
+    "alerts.mute_alert_rule": _READERS,
 }
 
 # The web interface (archiver/web, its own Flask app mounted beside the API under /): each

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from archiver.wiring import Archive
+from tests.api.conftest import app, client, tokens  # noqa: F401 - the API suite's fixtures
+from tests.collectors.e2e_support import local_backend  # noqa: F401 - backend_env: local
 
 WEBHOOK_SECRET = "hook-secret-for-tests"
 

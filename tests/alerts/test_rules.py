@@ -15,7 +15,7 @@ from archiver.catalog import schema as t
 from archiver.collectors import accounts as acc
 from archiver.errors import InvalidRequest
 from archiver.records import parse_observation
-from tests.collectors.e2e_support import local_backend, replay_server  # noqa: F401
+from tests.collectors.e2e_support import replay_server  # noqa: F401 - fixture: server
 from tests.replay.server import Reply
 
 ADMIN = "admin@city"

@@ -15,6 +15,7 @@ from archiver.log.reader import read_record
 from archiver.redaction.exemptions import load_exemptions
 from archiver.redaction.store import create_response
 from archiver.wiring import Archive
+from tests.api.conftest import app, client, tokens  # noqa: F401 - the API suite's fixtures
 from tests.exports.conftest import load_thread
 from tests.fixtures.backends import backend_env_for
 
