@@ -429,3 +429,37 @@ def test_the_accounts_page_shows_health_gaps_and_alerts(signed_in: object, archi
     assert "Mawasiliano" in row and "never" in row
     assert "h unchecked" in row  # not run for three days: a gap
     assert "token_expiring" in row and "token ends in 3 days" in row
+
+
+def test_the_item_page_shows_stored_media_served_decrypted(signed_in: object,
+                                                          archive: Archive) -> None:
+    from tests.media.conftest import blob, observation, png, sha
+    image = png()
+    archive.ingestor.ingest(
+        [observation("m1", media=[{"id": "p", "url": "https://m/a.png", "sha256": sha(image),
+                                   "alt": "ramani ya mafuriko"}])],
+        media={sha(image): blob(image)})
+    client = signed_in("legal")  # type: ignore[operator]
+    html = _html(client.get("/items/mastodon/m1"))
+    found = re.search(r'<img src="(/media/[0-9a-f]{32})" alt="ramani ya mafuriko"', html)
+    assert found, html[:2000]
+    media = client.get(found.group(1))
+    assert media.status_code == 200 and media.data == image and media.mimetype == "image/png"
+    assert media.headers["ETag"] == f'"{sha(image)}"'
+    assert signed_in("auditor").get(found.group(1)).status_code == 403  # type: ignore
+
+
+def test_an_export_from_a_search_runs_to_done(signed_in: object, indexed: Archive,
+                                             app: Flask) -> None:
+    client = signed_in("legal")  # type: ignore[operator]
+    response = post_form(client, "/exports", "/exports",
+                         {"query": PERSIAN_QUERY, "platform": "x", "pdf": "on"})
+    assert response.status_code == 302  # type: ignore[attr-defined]
+    export_id = response.headers["Location"].rsplit("/", 1)[1]  # type: ignore[attr-defined]
+    job = jobs.get_export(indexed, export_id)
+    assert job.scope == {"query": PERSIAN_QUERY, "filters": {"platform": "x"}}
+    assert job.options["pdf"] is True
+    app.extensions["archiver"].cache["exports"].wait()
+    page = _html(client.get(f"/exports/{export_id}"))
+    assert 'class="badge" data-field="state">done' in page
+    assert jobs.get_export(indexed, export_id).sha256 in page
