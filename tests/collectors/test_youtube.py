@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archiver.collectors import youtube as yt
 from archiver.collectors.protocol import AccountConfig, KnownItem
@@ -160,3 +162,25 @@ def test_the_quota_used_today_is_carried_in_the_cursor(server, http):
     h = yt.COLLECTOR.harvest(account(server), http,
                              {"quota": {"day": "2000-01-01", "used": 9999}}, [])
     assert h.cursor["quota"]["used"] == 4
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
+_ACCOUNT = AccountConfig(id="acc_1", platform="youtube", platform_id=CHANNEL_ID,
+                         handle="@city", base_url="https://www.googleapis.com/youtube/v3",
+                         credentials={"api_key": API_KEY})
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_TEXT)
+def test_any_comment_text_is_kept_exactly(text):
+    comment = {"id": "Ugz1", "snippet": {"textOriginal": text, "textDisplay": "x",
+                                         "publishedAt": "2026-12-01T10:00:00Z"}}
+    assert yt.comment_observation(_ACCOUNT, comment, "v", "c").text == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(title=_TEXT.filter(bool), description=_TEXT)
+def test_any_title_and_description_come_back_exactly(title, description):
+    text = yt.video_text({"title": title, "description": description})
+    assert text == (f"{title}\n\n{description}" if description else title)
+    assert text.startswith(title) and text.endswith(description)
