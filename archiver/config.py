@@ -113,6 +113,18 @@ class AlertSettings:
     exemptions_file: str = ""  # empty: the shipped list (archiver/redaction/exemptions.json)
 
 
+@dataclass(frozen=True)
+class PortalSettings:
+    """The public archive portal under /public (archiver/web/portal.py): off by default."""
+
+    enabled: int = 0
+    accounts: str = ""  # the accounts shown: "mastodon:42, bluesky:did:plc:..." (none: none)
+    comments: int = 0  # 1: comments and replies are shown under posts
+    hide_commenter_names: int = 1  # standing rule: commenters' names and handles withheld
+    public_holds: str = ""  # ids of holds whose records may be shown; every other hides
+    rate_per_minute: int = 60  # requests per client address (token bucket); 0: no limit
+
+
 _SECTIONS: dict[str, type] = {
     "catalog": CatalogSettings,
     "store": StoreSettings,
@@ -124,6 +136,7 @@ _SECTIONS: dict[str, type] = {
     "webhooks": WebhookSettings,
     "web": WebSettings,
     "alerts": AlertSettings,
+    "portal": PortalSettings,
 }
 
 
@@ -140,6 +153,7 @@ class Settings:
     webhooks: WebhookSettings = WebhookSettings()
     web: WebSettings = WebSettings()
     alerts: AlertSettings = AlertSettings()
+    portal: PortalSettings = PortalSettings()
 
     @property
     def catalog_url(self) -> str:

@@ -120,6 +120,13 @@ WEB_PERMISSIONS: dict[str, frozenset[str] | None] = {
     "web.download_export": PERMISSIONS["exports.download_export"],
     "web.integrity": PERMISSIONS["log.checkpoint"],
     "web.verify_now": PERMISSIONS["log.checkpoint"],
+    # The public portal (archiver/web/portal.py): PUBLIC because publishing the chosen
+    # accounts' history to anyone is its purpose; off unless [portal] enabled = 1, it
+    # shows only chosen accounts, never held (non-public) or disposed records, read-only.
+    "portal.index": PUBLIC,
+    "portal.timeline": PUBLIC,
+    "portal.item": PUBLIC,
+    "portal.search": PUBLIC,
 }
 
 # Requests to these are not written to the audit trail: they read no content and change

@@ -64,6 +64,8 @@ def create_web_app(api_app: Flask) -> Flask:
         log.error("web interface not started: %s", exc)
         return _refusing(str(exc))
     app.register_blueprint(pages.blueprint())
+    from archiver.web import portal  # /public: 404 unless [portal] enabled = 1
+    app.register_blueprint(portal.blueprint(settings.portal))
     undecided = sorted(set(app.view_functions) - set(WEB_PERMISSIONS))
     if undecided:
         raise RuntimeError(f"web endpoints missing from WEB_PERMISSIONS in "
