@@ -119,6 +119,7 @@ color:#5b21b6}.b-restored{background:#dcfce7;color:#166534}.b-disposed{backgroun
 color:#374151}
 h2{font-size:15px;color:#536471;margin:20px 4px 8px}
 .version{border-top:1px dashed #dfe3e8;padding:10px 0}
+.version .media img,.version .media video{width:160px;max-height:120px}
 .reply{margin-inline-start:28px}
 .gone .text{text-decoration:line-through;color:#6b7280}
 footer{color:#536471;font-size:12px;margin:16px 4px}

@@ -43,10 +43,10 @@ def test_the_page_renders_in_chromium_from_the_package_alone(
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert "می\u200cآید" in dom.stdout and "Mafuriko" in dom.stdout
     done = subprocess.run([_chromium(), *FLAGS, f"--screenshot={shot}",
-                           "--window-size=720,1500", page.as_uri()],
+                           "--window-size=720,2000", page.as_uri()],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     data = shot.read_bytes()
-    assert _png_size(data) == (720, 1500)
+    assert _png_size(data) == (720, 2000)
     assert len(data) > 20_000  # text, an image and badges, not a blank page
     print(f"screenshot: {shot}")
