@@ -125,6 +125,10 @@ def _check() -> Response | None:
     if rule is None:
         return None  # 404/405 next
     roles = WEB_PERMISSIONS[rule.endpoint]
+    texts = [request.path, *request.args.keys(), *request.args.values()]
+    if any("\x00" in x for x in texts):
+        # PostgreSQL cannot hold or compare NUL: refused here, for every page at once.
+        return page_error(400, _("The address holds a NUL character."))
     if request.method == "POST":
         sent = request.form.get("csrf_token", "")
         if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):

@@ -74,7 +74,8 @@ def _html(response: object) -> str:
 def test_every_web_endpoint_is_decided_and_specified_here(app: Flask) -> None:
     web = app.extensions["archiver.web"]
     public = {"web.static", "web.signin", "web.signin_oidc", "web.oidc_callback",
-              "web.signout"}
+              "web.signout", "portal.index", "portal.timeline", "portal.item",
+              "portal.search"}  # the public portal: tests/portal
     assert set(web.view_functions) == set(WEB_PERMISSIONS) == set(PAGES) | set(POSTS) | public
     for endpoint in public:
         assert WEB_PERMISSIONS[endpoint] is None
@@ -209,7 +210,8 @@ def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(
     "/search?cursor=not-a-cursor", "/search?sort=sideways", "/search?deleted=maybe",
     "/search?q=" + "a" * 5000, "/search?bogus=1", "/search?q=%00",
     "/items/x/" + "9" * 5000, "/media/not-hex", "/integrity?since=tomorrow",
-    "/integrity?outcome=sideways", "/integrity?cursor=xyz",
+    "/integrity?outcome=sideways", "/integrity?cursor=xyz", "/disposition/run%00",
+    "/exports/exp-%00", "/holds?saved=%00", "/proofs/99999999999999999999",
 ])
 def test_bad_input_is_a_400_page_never_a_500(signed_in: object, demo: Archive,
                                              url: str) -> None:
