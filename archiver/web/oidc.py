@@ -9,6 +9,7 @@ person whose claims map to no role is refused (403), never given a default one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -43,6 +44,14 @@ def roles_of(claims: dict[str, Any], claim: str, mapping: dict[str, str]) -> tup
     raw = claims.get(claim)
     values = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
     return tuple(sorted({mapping[v] for v in values if isinstance(v, str) and v in mapping}))
+
+
+def actor_id(subject: str) -> str:
+    """`oidc:<sub>` for the audit trail's 32-character actor id; a longer subject is
+    hashed rather than cut, so two people never share an id."""
+    if len(subject) <= 27:
+        return f"oidc:{subject}"
+    return "oidc:" + hashlib.sha256(subject.encode()).hexdigest()[:27]
 
 
 def register(app: Flask, settings: Settings) -> None:
@@ -99,7 +108,7 @@ def finish(settings: Settings) -> str:
         raise Forbidden(_("%(name)s has no role in this archive (claim %(claim)s).",
                           name=name, claim=settings.web.oidc_role_claim))
     next_path = session.get("oidc_next") or url_for("web.home")
-    principal = TokenInfo(f"oidc:{subject}"[:32], name, roles, "")
+    principal = TokenInfo(actor_id(subject), name, roles, "")
     auth.sign_in("oidc", principal, settings.web.session_hours)
     log.info("OIDC sign-in: %s as %s", name, ", ".join(roles))
     return next_path

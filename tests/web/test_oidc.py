@@ -148,3 +148,20 @@ def test_an_unknown_role_in_the_mapping_stops_the_start(make_archive: Callable[.
     with pytest.raises(ConfigError, match="oidc_roles"):
         create_app(archive.settings, archive)
 
+
+
+def test_the_audit_trail_names_the_person_and_a_subject_id_that_never_collides(
+        sso_app: Flask, provider: Provider) -> None:
+    from archiver.web.oidc import actor_id
+    long_a, long_b = "x" * 40 + "a", "x" * 40 + "b"
+    assert actor_id("u-42") == "oidc:u-42"
+    assert actor_id(long_a) != actor_id(long_b) and len(actor_id(long_a)) == 32
+    client = sso_app.test_client()
+    query = _start(client, provider)
+    provider.claims = {"sub": "u-42", "email": "wakili@example.org", "groups": "counsel"}
+    client.get(f"/signin/oidc/callback?code=c0de&state={query['state']}")
+    client.get("/holds")
+    from tests.api.conftest import audit_rows
+    archive = sso_app.extensions["archiver"].archive
+    row = next(r for r in audit_rows(archive) if r.action == "web.holds")
+    assert (row.actor_id, row.actor_name, row.status) == ("oidc:u-42", "wakili@example.org", 200)
