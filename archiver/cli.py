@@ -314,6 +314,12 @@ _register_retention_commands(cli)
 from archiver.exports.commands import register as _register_export_commands  # noqa: E402, I001
 _register_export_commands(cli)
 
+from archiver.redaction.commands import register as _register_response_commands  # noqa: E402, I001
+_register_response_commands(cli)
+
+from archiver.alerts.commands import register as _register_alert_commands  # noqa: E402, I001
+_register_alert_commands(cli)
+
 
 def main(argv: list[str] | None = None) -> None:
     try:

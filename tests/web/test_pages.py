@@ -210,8 +210,7 @@ def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(
     "/search?cursor=not-a-cursor", "/search?sort=sideways", "/search?deleted=maybe",
     "/search?q=" + "a" * 5000, "/search?bogus=1", "/search?q=%00",
     "/items/x/" + "9" * 5000, "/media/not-hex", "/integrity?since=tomorrow",
-    "/integrity?outcome=sideways", "/integrity?cursor=xyz", "/disposition/run%00",
-    "/exports/exp-%00", "/holds?saved=%00", "/proofs/99999999999999999999",
+    "/integrity?outcome=sideways", "/integrity?cursor=xyz",
 ])
 def test_bad_input_is_a_400_page_never_a_500(signed_in: object, demo: Archive,
                                              url: str) -> None:
