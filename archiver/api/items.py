@@ -59,6 +59,9 @@ class ItemHistoryOut(BaseModel):
     events: list[RecordRef] = Field(description="Every capture record, in log order")
     replies: list[ReplyOut] = Field(description="Items whose parent is this item")
     replies_truncated: bool
+    deletion_reason: str | None = Field(
+        None, description="Why the item vanished, when the platform said (its newest "
+                          "deleted record's `reason`)")
 
 
 def _item(s: ItemSummary) -> ItemOut:
@@ -71,6 +74,13 @@ def _version(r: ItemRecord) -> VersionOut:
 
 def history_out(h: ItemHistory) -> ItemHistoryOut:
     out = _history_out(h)
+    deleted = [e.seq for e in out.events if e.event == "deleted"]
+    if deleted:
+        from archiver.log.reader import read_record
+
+        payload = read_record(api().archive.appender, deleted[-1]).payload or {}
+        reason = payload.get("reason")
+        out.deletion_reason = reason if isinstance(reason, str) else None
     gone = [v for v in out.versions if v.destroyed]
     gone += [r.latest for r in out.replies if r.latest is not None and r.latest.destroyed]
     if gone:
