@@ -28,7 +28,7 @@ import re
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -45,7 +45,6 @@ from archiver.log import merkle
 from archiver.log.appender import Appender
 from archiver.log.envelope import parse_line, segment_key
 from archiver.log.reader import ReadRecord, read_media
-from archiver.storage import ObjectStore
 from archiver.wiring import Archive
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -101,26 +100,6 @@ class Timings:
     def as_dict(self) -> dict[str, float]:
         return {"read": round(self.read, 3), "render": round(self.render, 3),
                 "package": round(self.package, 3)}
-
-
-class _SegmentCache:
-    """Keeps the last segments fetched: an export reads records in seq order, so most
-    records come from a segment fetched for the record before."""
-
-    def __init__(self, store: ObjectStore, size: int = 32) -> None:
-        self._store = store
-        self._size = size
-        self._got: dict[str, bytes] = {}
-
-    def get(self, key: str) -> bytes:
-        if key not in self._got:
-            if len(self._got) >= self._size:
-                self._got.pop(next(iter(self._got)))
-            self._got[key] = self._store.get(key)
-        return self._got[key]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
 
 
 class _Staging:
@@ -186,8 +165,6 @@ def _write_payload(archive: Archive, req: ExportRequest, resolved: Resolved, sta
 
     opts = req.options
     appender = archive.appender
-    reading = Appender(replace(appender.p, store=_SegmentCache(appender.p.store)),
-                       appender.clock)
     with appender.p.catalog.reader() as conn:
         latest = db.latest_checkpoint(conn)
     if latest is None:
@@ -207,7 +184,7 @@ def _write_payload(archive: Archive, req: ExportRequest, resolved: Resolved, sta
     media: dict[str, render.MediaView] = {}
     media_notes: list[str] = []
     n = 0
-    for i, (seq, rec, proof) in enumerate(_read_with_proofs(reading, seqs, size)):
+    for i, (seq, rec, proof) in enumerate(_read_with_proofs(appender, seqs, size)):
         if rec.payload is None:  # destroyed since the scope was resolved
             disposed.append(Disposed(seq, None, None, rec.envelope.type, "", "", "", ""))
             continue
@@ -286,6 +263,7 @@ def _read_with_proofs(appender: Appender, seqs: list[int], size: int
     the checks of `reader.read_record` and the proof of `proofs.inclusion_proof`, done in
     one catalog transaction per 500 records instead of several per record."""
     r, k, sg = t.records.c, t.data_keys.c, t.segments.c
+    segment: dict[str, list[bytes]] = {}
     for i in range(0, len(seqs), 500):
         chunk = seqs[i:i + 500]
         with appender.p.catalog.reader() as conn:
@@ -307,7 +285,10 @@ def _read_with_proofs(appender: Appender, seqs: list[int], size: int
             if row is None:
                 raise NotFound(f"no record with seq {seq}")
             key = segment_key(row.segment_first, row.last)
-            lines = appender.p.store.get(key).split(b"\n")
+            if key not in segment:  # records come in seq order: one segment at a time
+                segment.clear()
+                segment[key] = appender.p.store.get(key).split(b"\n")
+            lines = segment[key]
             index = seq - row.segment_first
             if index >= len(lines) - 1:
                 raise IntegrityError("record missing from its segment", seq, key)
