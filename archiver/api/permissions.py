@@ -127,6 +127,7 @@ WEB_PERMISSIONS: dict[str, frozenset[str] | None] = {
     "portal.timeline": PUBLIC,
     "portal.item": PUBLIC,
     "portal.search": PUBLIC,
+    "alerts.alerts_page": PERMISSIONS["alerts.list_raised_alerts"],
 }
 
 # Requests to these are not written to the audit trail: they read no content and change

@@ -66,6 +66,8 @@ def create_web_app(api_app: Flask) -> Flask:
     app.register_blueprint(pages.blueprint())
     from archiver.web import portal  # /public: 404 unless [portal] enabled = 1
     app.register_blueprint(portal.blueprint(settings.portal))
+    from archiver.web import alerts_page  # the alerts raised and the rules (issue 11)
+    app.register_blueprint(alerts_page.blueprint())
     undecided = sorted(set(app.view_functions) - set(WEB_PERMISSIONS))
     if undecided:
         raise RuntimeError(f"web endpoints missing from WEB_PERMISSIONS in "

@@ -45,3 +45,21 @@ def test_a_rule_raises_an_alert_listed_by_the_api_and_can_be_muted(archive, clie
 def test_legal_and_auditors_do_not_see_alerts(client, tokens):
     for role in ("legal", "auditor"):
         assert_error(client.get("/api/v1/alerts", headers=bearer(tokens[role])), 403)
+
+
+def test_the_web_interface_lists_alerts_and_rules(archive, client, tokens, mailbox):
+    from tests.web.conftest import sign_in
+
+    r = client.post("/api/v1/alert-rules", headers=bearer(tokens["admin"]), json=RULE)
+    assert r.status_code == 201
+    archive.ingestor.ingest([parse_observation(
+        {"platform": "mastodon", "account": "42", "item_id": "c7", "kind": "comment",
+         "text": "you idiot", "observed_at": "2026-11-20T09:00:00Z"},
+        max_text_bytes=100_000)])
+    run_once(archive)
+
+    page = sign_in(client, tokens["records_officer"]).get("/alerts")
+
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Personal data in comments" in html and "mastodon c7" in html

@@ -55,6 +55,7 @@ PAGES: dict[str, tuple[str, set[str], int]] = {
     "web.download_export": ("/exports/exp-0000000000000000/download", {"admin", "legal"},
                             404),
     "web.integrity": ("/integrity", {"admin", "auditor"}, 200),
+    "alerts.alerts_page": ("/alerts", {"admin", "records_officer"}, 200),
 }
 POSTS: dict[str, tuple[str, set[str]]] = {
     "web.place_hold": ("/holds", {"admin", "legal"}),
