@@ -341,13 +341,15 @@ def blueprint() -> Blueprint:
             ids = [r.id for r in conn.execute(select(jobs.exports.c.id)
                                               .order_by(jobs.exports.c.requested_at.desc())
                                               .limit(100))]
-            holds = [hold_out(r) for r in conn.execute(
-                select(t.legal_holds).where(t.legal_holds.c.released_at.is_(None))
-                .order_by(t.legal_holds.c.placed_at.desc()))]
+            every = [hold_out(r) for r in conn.execute(
+                select(t.legal_holds).order_by(t.legal_holds.c.placed_at.desc()))]
         found = [jobs.get_export(api().archive, i) for i in ids]
-        return render_template("exports.html", exports=found, holds=holds,
+        return render_template("exports.html", exports=found,
+                               holds=[h for h in every if h["active"]],
+                               matters={h["id"]: h["matter_name"] for h in every},
                                hold=request.args.get("hold", ""),
-                               query=request.args.get("q", ""))
+                               search={k: request.args.get(k, "")
+                                       for k in ("q", "platform", "account")})
 
     @bp.post("/exports", endpoint="start_export")
     def start_export_page() -> Response:

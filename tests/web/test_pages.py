@@ -211,7 +211,8 @@ def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(
     "/search?cursor=not-a-cursor", "/search?sort=sideways", "/search?deleted=maybe",
     "/search?q=" + "a" * 5000, "/search?bogus=1", "/search?q=%00",
     "/items/x/" + "9" * 5000, "/media/not-hex", "/integrity?since=tomorrow",
-    "/integrity?outcome=sideways", "/integrity?cursor=xyz",
+    "/integrity?outcome=sideways", "/integrity?cursor=xyz", "/disposition/run%00",
+    "/exports/exp-%00", "/holds?saved=%00", "/proofs/99999999999999999999",
 ])
 def test_bad_input_is_a_400_page_never_a_500(signed_in: object, demo: Archive,
                                              url: str) -> None:
@@ -454,6 +455,12 @@ def test_the_item_page_shows_stored_media_served_decrypted(signed_in: object,
 def test_an_export_from_a_search_runs_to_done(signed_in: object, indexed: Archive,
                                              app: Flask) -> None:
     client = signed_in("legal")  # type: ignore[operator]
+    results = _html(client.get("/search", query_string={"q": PERSIAN_QUERY, "platform": "x"}))
+    link = re.search(r'href="(/exports\?[^"]+)">Export these results', results)
+    assert link, "the search page offers to export its results"
+    form = _html(client.get(link.group(1).replace("&amp;", "&")))
+    assert f'name="query" dir="auto" value="{PERSIAN_QUERY}"' in form
+    assert 'value="x"' in form
     response = post_form(client, "/exports", "/exports",
                          {"query": PERSIAN_QUERY, "platform": "x", "pdf": "on"})
     assert response.status_code == 302  # type: ignore[attr-defined]
