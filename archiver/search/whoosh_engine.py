@@ -695,21 +695,32 @@ class _PageCollector(Collector):
 
 
 def _merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
-    """Merge policy for `catch_up`: segments of SEGMENT_DOCS documents or more stay as
-    they are; once there are SMALL_SEGMENTS smaller ones, they are merged into the new
-    one. So a record is merged a few times at most, and a search reads about one
-    segment per SEGMENT_DOCS records. Whoosh's default (MERGE_SMALL) merges ever larger
-    sets of segments as the index grows (two dozen 10,000-record segments into one in a
-    single commit, in the one writing process). Merges are kept rare also because a merge
-    re-encodes field lengths, which moves BM25F scores a little."""
-    small = [seg for seg in segments if seg.doc_count_all() < SEGMENT_DOCS]
+    """Merge policy for `catch_up`: once there are SMALL_SEGMENTS segments of fewer than
+    SEGMENT_DOCS records, the smallest of them (together under SEGMENT_DOCS records) are
+    merged into the new one; larger segments are never merged again. So a commit rewrites
+    fewer than SEGMENT_DOCS records, and a search reads one segment per ~SEGMENT_DOCS / 2
+    records or fewer. Whoosh's default (MERGE_SMALL) merges ever larger sets of segments
+    as the index grows (two dozen 10,000-record segments into one in a single commit, in
+    the one writing process). Merges are kept rare also because a merge re-encodes field
+    lengths, which moves BM25F scores a little."""
+    small = sorted((seg for seg in segments if seg.doc_count_all() < SEGMENT_DOCS),
+                   key=lambda seg: seg.doc_count_all())
     if len(small) < SMALL_SEGMENTS:
         return segments
+    merged, total = [], 0
     for seg in small:
+        if total + seg.doc_count_all() >= SEGMENT_DOCS:
+            break
+        merged.append(seg)
+        total += seg.doc_count_all()
+    if len(merged) < 2:
+        return segments
+    for seg in merged:
         reader = SegmentReader(writer.storage, writer.schema, seg)
         writer.add_reader(reader)
         reader.close()
-    return [seg for seg in segments if seg.doc_count_all() >= SEGMENT_DOCS]
+    gone = {seg.segment_id() for seg in merged}
+    return [seg for seg in segments if seg.segment_id() not in gone]
 
 
 def _rewrite_segments_with_deletions(writer: Any, segments: list[Any]) -> list[Any]:
