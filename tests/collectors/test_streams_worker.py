@@ -139,9 +139,11 @@ def test_jetstream_commits_are_archived_and_the_time_us_cursor_kept(archive, ser
         last = js.commit(DID, "delete", "3lbqh222222")
         uri = f"at://{DID}/app.bsky.feed.post/3lbqh222222"
 
-        with running_worker(archive):
+        caught_up: list[int] = []
+        with running_worker(archive, after_streamed=lambda: caught_up.append(1)):
             wait_for(lambda: len(captures_after(archive, before)) >= 3)
             wait_for(lambda: len(js.requests) >= 3)       # reconnected from its cursor
+            wait_for(lambda: bool(caught_up))              # the search catch-up ran
 
         assert captures_after(archive, before) == [
             ("created", "post", uri), ("edited", "post", uri), ("deleted", "post", uri)]
