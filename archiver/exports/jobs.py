@@ -18,6 +18,7 @@ import json
 import logging
 import queue
 import secrets
+import shutil
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -166,6 +167,7 @@ def run_export(archive: Archive, export_id: str, out: Path | None = None,
     if job.state != "queued":
         raise Conflict(f"export {export_id} is {job.state}, not queued")
     _update(archive, export_id, state="running")
+    _sweep_interrupted(archive)
     req = bag.ExportRequest(job.id, ExportScope.from_dict(job.scope), job.requested_by,
                             job.requested_at, _options(job.options))
     out = out or exports_dir(archive) / f"{export_id}.zip"
@@ -203,6 +205,18 @@ def run_export(archive: Archive, export_id: str, out: Path | None = None,
             summary=json.dumps({"counts": summary["counts"], "notes": summary["notes"],
                                 "checkpoint": summary["checkpoint"]}, ensure_ascii=False))
     return get_export(archive, export_id)
+
+
+def _sweep_interrupted(archive: Archive) -> None:
+    """Remove what killed exports left: their staging directories and half-written zips
+    (neither ever looks like a package; this only frees the disk)."""
+    cutoff = _text(_now() - STALE_AFTER)
+    with archive.catalog.reader() as conn:
+        stale = conn.execute(select(exports.c.id).where(
+            exports.c.state.in_(("queued", "running")), exports.c.updated_at < cutoff)).all()
+    for row in stale:
+        shutil.rmtree(exports_dir(archive) / "staging" / row.id, ignore_errors=True)
+        (exports_dir(archive) / f"{row.id}.zip.partial").unlink(missing_ok=True)
 
 
 def _hours(archive: Archive, export_id: str) -> int:

@@ -62,8 +62,10 @@ def test_a_killed_export_leaves_no_complete_looking_package(thread: Archive,
     with thread.catalog.writer() as conn:  # as if it had not moved for an hour
         conn.execute(update(exports).values(updated_at="2000-01-01T00:00:00.000000Z"))
     assert get_export(thread, row.id).state == "interrupted"
+    assert (staging / row.id).is_dir()  # what the killed export left: not a package
 
     again = run_cli(home, "export", "--item", "mastodon:p1", "--out", str(out), "--actor",
                     "counsel")
     assert again.exit_code == 0, again.output
     assert zipfile.ZipFile(out).testzip() is None
+    assert not (staging / row.id).exists()  # swept by the next export
