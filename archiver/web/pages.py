@@ -192,7 +192,8 @@ def blueprint() -> Blueprint:
             old = (before.payload or {}).get("text") or ""
             new = (after.payload or {}).get("text") or ""
             pairs.append((before, after, *side_by_side(old, new)))
-        marks = [e for e in history.events if e.event in ("deleted", "hidden", "restored")]
+        marks = [(e, _observed_at(e.seq)) for e in history.events
+                 if e.event in ("deleted", "hidden", "restored")]
         return render_template("item.html", h=history, pairs=pairs, marks=marks,
                                hashes=hashes, latest=_latest_payload(versions))
 
@@ -426,6 +427,14 @@ def blueprint() -> Blueprint:
         return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
 
     return bp
+
+
+def _observed_at(seq: int) -> str | None:
+    """When the collector saw a deletion or hide (the record says; None once destroyed)."""
+    from archiver.log.reader import read_record
+    payload = read_record(api().archive.appender, seq).payload or {}
+    value = payload.get("observed_at")
+    return value if isinstance(value, str) else None
 
 
 def _latest_payload(versions: list[Any]) -> dict[str, Any] | None:

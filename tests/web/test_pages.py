@@ -254,6 +254,7 @@ def test_a_persian_phrase_without_zwnj_finds_the_deleted_post(signed_in: object,
     page = _html(item)
     assert item.status_code == 200
     assert "Deleted at the source" in page and "2 versions" in page
+    assert '<time datetime="2024-05-02T10:00:00' in page  # when the deletion was seen
     # Versions side by side, the changed word marked on each side, bytes as archived.
     assert "<del>شنبه</del>" in page and "<ins>یکشنبه</ins>" in page
     assert "می\u200cخواهیم" in page and PERSIAN_V2 in page
