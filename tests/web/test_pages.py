@@ -473,3 +473,17 @@ def test_an_export_from_a_search_runs_to_done(signed_in: object, indexed: Archiv
     page = _html(client.get(f"/exports/{export_id}"))
     assert 'class="badge" data-field="state">done' in page
     assert jobs.get_export(indexed, export_id).sha256 in page
+
+
+@ONE_BACKEND
+def test_a_page_is_not_served_when_its_read_cannot_be_audited(
+        signed_in: object, demo: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = signed_in("records_officer")  # type: ignore[operator]
+
+    def broken(*_: object) -> int:
+        raise OSError("the catalog is gone")
+
+    monkeypatch.setattr("archiver.web.auth.audit.record", broken)
+    response = client.get("/items/mastodon/112060198503477832")
+    assert response.status_code == 503
+    assert "Flood warning" not in _html(response) and "audit trail" in _html(response)
