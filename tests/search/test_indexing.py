@@ -334,3 +334,43 @@ def test_records_officer_finds_every_version_in_every_language_and_nothing_dispo
     counted = indexed.find(facets=("event",)).facets
     assert counted is not None and dict(counted["event"])["edited"] == sum(
         p["event"] == "edited" for p in payloads.values()) - 1
+
+
+def test_catch_up_merges_only_small_segments_and_keeps_every_document(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whoosh: small segments are merged once SMALL_SEGMENTS gathered; a segment of
+    SEGMENT_DOCS or more is never rewritten by a later catch-up."""
+    from archiver.config import load_settings
+    from archiver.search import whoosh_engine
+    from archiver.wiring import init_archive
+
+    monkeypatch.setattr(whoosh_engine, "SEGMENT_DOCS", 20)
+    monkeypatch.setattr(whoosh_engine, "SMALL_SEGMENTS", 3)
+    archive, _ = init_archive(load_settings(env={"ARCHIVER_HOME": str(tmp_path / "home")}),
+                              "test.archiver/merge")
+    index = SearchIndex(archive.settings.index_dir)
+    lines = DEMO.splitlines(keepends=True)
+    ingest(archive, b"".join(lines[:25]))
+    index.catch_up(archive.appender)  # one large segment (>= 20 documents)
+
+    def segments() -> list[tuple[str, int]]:
+        searcher = index._open_searcher()
+        return [(whoosh_engine._segment_id(r), r.doc_count_all())
+                for r, _ in whoosh_engine._leaves(searcher)]
+
+    large = segments()
+    assert len(large) == 1 and large[0][1] >= 20
+    sizes = []
+    for start in range(25, len(lines), 5):  # small commits of up to 5 documents
+        ingest(archive, b"".join(lines[start:start + 5]))
+        index.catch_up(archive.appender)
+        sizes.append(sorted(n for _, n in segments()))
+    assert large[0] in segments()  # never rewritten
+    assert max(len(s) for s in sizes) <= 1 + 3  # the large one + at most 3 small ones
+    assert any(5 < n < 20 for s in sizes for n in s)  # small ones were merged
+    assert index.state().documents == 55
+    page = whoosh_engine.SearchIndex(archive.settings.index_dir).run(
+        whoosh_engine.QueryPlan(order="oldest", limit=100))
+    assert page.total == len({h.seq for h in page.hits}) == 55
+    index.close()
+    archive.close()
