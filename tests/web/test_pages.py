@@ -487,3 +487,24 @@ def test_a_page_is_not_served_when_its_read_cannot_be_audited(
     response = client.get("/items/mastodon/112060198503477832")
     assert response.status_code == 503
     assert "Flood warning" not in _html(response) and "audit trail" in _html(response)
+
+
+@ONE_BACKEND
+def test_an_expired_or_unknown_session_is_signed_out(app: Flask, archive: Archive) -> None:
+    import time
+    info, _ = create_token(archive.catalog, "officer", ["records_officer"])
+    web = app.extensions["archiver.web"]
+    serializer = web.session_interface.get_signing_serializer(web)
+
+    def opens_search(**session: object) -> int:
+        client = app.test_client()
+        client.set_cookie("archiver_session", serializer.dumps(session))
+        return client.get("/search").status_code
+
+    fresh = {"kind": "token", "id": info.id, "exp": int(time.time()) + 600}
+    assert opens_search(**fresh) == 200
+    assert opens_search(**{**fresh, "exp": int(time.time()) - 1}) == 302
+    assert opens_search(**{**fresh, "id": "tok_0000000000000000"}) == 302
+    # An OIDC session cannot be forged into existence when single sign-on is off.
+    assert opens_search(kind="oidc", id="oidc:x", name="x", roles=["admin"],
+                        exp=int(time.time()) + 600) == 302
