@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from archiver.alerts.rules import CompiledRule
-from archiver.alerts.store import CURSORS, _dumps, active_rules
+from archiver.alerts.store import CURSORS, _dumps, _position, active_rules
 from archiver.catalog import db
 from archiver.catalog import schema as t
 from archiver.log.reader import read_record
@@ -121,7 +121,12 @@ def evaluate(archive: Archive) -> list[Raised]:
         rules = active_rules(conn)
         cursors = {k: int(db.get_meta(conn, k) or -1) for k in CURSORS}
     if min(cursors.values()) < 0:
-        return []  # no rule was ever created: nothing watches
+        if rules:  # positions lost (a catalog restored without them): watch from now on
+            with archive.catalog.writer() as conn:
+                for key, value in _position(conn).items():
+                    if db.get_meta(conn, key) is None:
+                        db.set_meta(conn, key, str(value))
+        return []
     raised, rec_through = _item_alerts(archive, rules, cursors[CURSORS[0]])
     more, alert_through, run_through = _collection_alerts(archive, rules, cursors[CURSORS[1]],
                                                           cursors[CURSORS[2]])

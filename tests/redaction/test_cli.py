@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from archiver.errors import Forbidden
 from tests.exports.conftest import SWAHILI, run_cli
+from tests.fixtures.backends import backend_env_for
 from tests.redaction.conftest import seq_of, span
 
 SECRET = "Mtaa wa Kinu"
+
+
+@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
+def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The command line reads its backend from --home: the embedded pair only (the
+    functions it calls are tested on S3 + PostgreSQL by the other modules)."""
+    return backend_env_for(request, tmp_path)
 
 
 def test_a_response_from_the_command_line_holds_no_redacted_text(thread, tmp_path):
