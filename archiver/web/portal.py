@@ -29,7 +29,10 @@ from archiver.records import MAX_ID_CHARS
 from archiver.wiring import Archive
 
 TOP_KINDS = ("post", "video", "reel", "story", "article")
-COMMENT_KINDS = ("comment", "reply")
+# Under a post: the public's comments (and posts on a Facebook Page, Instagram mentions)
+# and the account's own replies; the standing name rule applies to the public's only.
+COMMENT_KINDS = ("comment", "reply", "visitor_post", "mention")
+PUBLIC_KINDS = ("comment", "visitor_post", "mention")
 PAGE = 30
 
 
@@ -151,7 +154,7 @@ class PublicView:
             return None
         author = latest.get("author") or {}
         name = str(author.get("name") or author.get("handle") or "")
-        is_comment = row.kind in COMMENT_KINDS
+        is_comment = row.kind in PUBLIC_KINDS
         if is_comment and self.settings.hide_commenter_names:
             name = "Commenter (name withheld)"
         out = PublicItem(platform, item_id, row.account, row.kind, row.state, name,

@@ -71,3 +71,22 @@ def test_requests_beyond_the_rate_are_429_with_retry_after(portal):
     assert [c.get("/public/").status_code for _ in range(3)] == [200, 200, 429]
     r = c.get("/public/")
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+def test_a_commenters_name_and_handle_are_withheld_but_the_comment_shown(portal):
+    from archiver.records import parse_observation
+
+    c = portal()
+    c.archive.ingestor.ingest([parse_observation(
+        {"platform": "mastodon", "account": "42", "item_id": "c9", "kind": "comment",
+         "parent_id": "p1", "text": "Asante kwa taarifa!", "observed_at":
+         "2026-11-20T11:00:00Z", "url": "https://social.example/@amina_m/c9",
+         "author": {"id": "777", "handle": "amina_m", "name": "Amina Mwangi"}},
+        max_text_bytes=100_000)])
+
+    page = _page(c.get(ITEM))
+
+    assert "Asante kwa taarifa!" in page
+    assert "Amina Mwangi" not in page and "amina_m" not in page
+    shown = _page(portal(ARCHIVER_PORTAL_HIDE_COMMENTER_NAMES="0").get(ITEM))
+    assert "Amina Mwangi" in shown
