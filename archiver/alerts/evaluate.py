@@ -110,8 +110,45 @@ def _collection_alerts(archive: Archive, rules: list[tuple[CompiledRule, Any]],
                               {"account_id": account_id, "platform": platform,
                                "account": pid, "what": what, "message": message[:2000]},
                               channels))
+    out += _gap_alerts(archive, [w for w in watching if w[0].kind == "collection_failed"])
     through_alert = notices[-1].id if notices else since_alert
     return out, through_alert, max(run_head, since_run)
+
+
+def _gap_alerts(archive: Archive, watching: list[tuple[CompiledRule, Any]]) -> list[Raised]:
+    """An account unchecked for longer than its interval and grace (the collectors' health
+    `gap`): raised once per gap, i.e. per last success, however often this runs."""
+    if not watching:
+        return []
+    from archiver.collectors.accounts import list_accounts
+    from archiver.collectors.health import account_health
+
+    with archive.catalog.reader() as conn:
+        raised = {(d.get("account_id"), d.get("since")) for d in (
+            json.loads(row.details) for row in conn.execute(
+                select(t.alerts.c.details).where(t.alerts.c.kind == "collection_failed")
+                .order_by(t.alerts.c.id.desc()).limit(5000)))
+            if d.get("what") == "gap"}
+    out: list[Raised] = []
+    for account in list_accounts(archive.catalog):
+        if account.status != "active":
+            continue
+        health = account_health(archive, account.id)
+        since = health["last_success"] or account.created_at
+        if not health["gap"] or (account.id, since) in raised:
+            continue
+        for rule, channels in watching:
+            if rule.accounts and f"{account.platform}:{account.platform_id}" not in \
+                    rule.accounts:
+                continue
+            out.append(Raised(rule.id, "collection_failed",
+                              f"{rule.name}: account {account.handle} ({account.platform}): "
+                              f"not collected for {health['unchecked_seconds']} s",
+                              {"account_id": account.id, "platform": account.platform,
+                               "account": account.platform_id, "what": "gap",
+                               "since": since, "message": f"no successful run since {since}"},
+                              channels))
+    return out
 
 
 def evaluate(archive: Archive) -> list[Raised]:

@@ -140,3 +140,18 @@ def test_a_credential_about_to_expire_raises_its_rule(archive, mailbox):
     [alert] = run_once(archive)
 
     assert alert.kind == "credential_expiring" and alert.details["what"] == "token_expiring"
+
+
+def test_a_collection_gap_raises_once_per_gap(archive, mailbox):
+    account = acc.add_account(archive.appender, platform="mastodon", platform_id="42",
+                              handle="city", base_url="https://social.example",
+                              credentials={"access_token": "t"})
+    _rule(archive, "collection_failed", {"accounts": ["mastodon:42"]})
+    with archive.catalog.writer() as conn:  # added a day ago, never collected since
+        conn.execute(t.accounts.update().where(t.accounts.c.id == account.id)
+                     .values(created_at="2026-01-01T00:00:00.000000Z"))
+
+    [alert] = run_once(archive)
+
+    assert alert.details["what"] == "gap" and alert.details["account_id"] == account.id
+    assert run_once(archive) == []
