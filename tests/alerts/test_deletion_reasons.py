@@ -77,3 +77,15 @@ def test_the_api_item_and_the_export_rendering_show_the_reason(archive, client, 
     view = render.ItemView("mastodon", "9", "post", "42", [render.VersionView(
         rec.envelope.seq, "C1", "deleted", rec.envelope.time, rec.payload, [])])
     assert "removed by platform" in render.item_html(view, package="p")
+
+
+def test_the_web_item_page_shows_the_reason(archive, client, tokens):
+    from tests.web.conftest import sign_in
+
+    archive.ingestor.ingest([_parse({**DELETED, "event": None, "text": "Habari"})])
+    archive.ingestor.ingest([_parse({**DELETED, "reason": "account_suspended",
+                                     "observed_at": "2026-11-21T09:00:00Z"})])
+
+    page = sign_in(client, tokens["records_officer"]).get("/items/mastodon/9")
+
+    assert page.status_code == 200 and "(account suspended)" in page.get_data(as_text=True)
