@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -152,7 +153,8 @@ def test_done_when_a_records_officer_and_a_legal_user_in_the_browser(
     driver.find_element(By.LINK_TEXT, "Export").click()
     _wait_for(driver, By.NAME, "hold")
     driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
-    download = WebDriverWait(driver, 120).until(
+    download = WebDriverWait(driver, 120, ignored_exceptions=(
+        StaleElementReferenceException,)).until(  # the page reloads itself when done
         ec.visibility_of_element_located((By.ID, "download")))
     assert driver.find_element(By.CSS_SELECTOR, '[data-field="state"]').text == "done"
     _shot(driver, "export-done")
@@ -182,8 +184,10 @@ def test_screenshots_of_the_other_main_pages(server: str, browser: tuple[WebDriv
     _sign_in(driver, server, tokens["auditor"])
     driver.get(server + "/integrity")
     driver.find_element(By.CSS_SELECTOR, "form[action='/integrity/verify'] button").click()
-    WebDriverWait(driver, 60).until(lambda d: "intact" in d.find_element(
-        By.ID, "verify-runs").text)
+    # The page reloads itself while the verification runs: elements go stale meanwhile.
+    WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,
+                                                  NoSuchElementException)).until(
+        lambda d: "intact" in d.find_element(By.ID, "verify-runs").text)
     _shot(driver, "integrity")
     driver.get(server + "/search")
     assert "403" in driver.title or "Not allowed" in driver.page_source
