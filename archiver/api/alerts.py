@@ -1,5 +1,6 @@
 """/api/v1/alerts and /api/v1/alert-rules (admin, records_officer): the alerts raised, the
-rules that raise them, muting (archiver/alerts)."""
+rules that raise them, muting (archiver/alerts); and /api/v1/portal (admin): the public
+portal's settings in effect (they are set in [portal], not through the API)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,15 @@ class AlertList(BaseModel):
     alerts: list[AlertOut]
 
 
+class PortalOut(BaseModel):
+    enabled: bool
+    accounts: list[str] = Field(description="platform:account of each account shown")
+    comments: bool
+    hide_commenter_names: bool
+    public_holds: list[str]
+    rate_per_minute: int
+
+
 def blueprint() -> Blueprint:
     bp = Blueprint("alerts", __name__)
 
@@ -108,5 +118,20 @@ def blueprint() -> Blueprint:
     def mute_alert_rule(path: RulePath, body: MuteIn) -> RuleOut:
         return RuleOut.model_validate(set_muted(api().archive, path.rule_id, body.muted,
                                                 actor_name()))
+
+    @bp.get("/api/v1/portal", provide_automatic_options=False)
+    @operation(summary="The public portal's settings in effect ([portal])", tag="alerts",
+               response=PortalOut)
+    def portal_settings() -> PortalOut:
+        from archiver.web.portal import chosen_accounts
+
+        p = api().settings.portal
+        return PortalOut(enabled=bool(p.enabled),
+                         accounts=sorted(f"{a}:{b}" for a, b in chosen_accounts(p)),
+                         comments=bool(p.comments),
+                         hide_commenter_names=bool(p.hide_commenter_names),
+                         public_holds=[h.strip() for h in p.public_holds.split(",")
+                                       if h.strip()],
+                         rate_per_minute=p.rate_per_minute)
 
     return bp

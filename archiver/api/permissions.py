@@ -86,6 +86,7 @@ PERMISSIONS: dict[str, frozenset[str] | None] = {
     "alerts.create_alert_rule": _READERS,
     "alerts.get_alert_rule": _READERS,
     "alerts.mute_alert_rule": _READERS,
+    "alerts.portal_settings": _ADMIN,
 }
 
 # The web interface (archiver/web, its own Flask app mounted beside the API under /): each

@@ -90,3 +90,16 @@ def test_a_commenters_name_and_handle_are_withheld_but_the_comment_shown(portal)
     assert "Amina Mwangi" not in page and "amina_m" not in page
     shown = _page(portal(ARCHIVER_PORTAL_HIDE_COMMENTER_NAMES="0").get(ITEM))
     assert "Amina Mwangi" in shown
+
+
+def test_the_portal_settings_are_shown_to_admins_only(portal):
+    from archiver.tokens import create_token
+
+    c = portal()
+    admin = create_token(c.archive.catalog, "a", ["admin"])[1]
+    officer = create_token(c.archive.catalog, "o", ["records_officer"])[1]
+    got = c.get("/api/v1/portal", headers={"Authorization": f"Bearer {admin}"})
+    assert got.status_code == 200
+    assert got.get_json()["accounts"] == ["mastodon:42"] and got.get_json()["enabled"]
+    refused = c.get("/api/v1/portal", headers={"Authorization": f"Bearer {officer}"})
+    assert refused.status_code == 403
