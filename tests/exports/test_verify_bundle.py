@@ -182,3 +182,13 @@ def test_a_damaged_zip_member_is_a_failure_not_a_crash(package: Path, vkey: Path
     damaged.write_bytes(bytes(raw))
     code, out = _verify(damaged, "--vkey", str(vkey), capsys=capsys)
     assert code == 1 and ".png" in out and "FAIL" in out
+
+
+def test_an_unreadable_verifier_key_is_a_usage_error(package: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _verify(package, "--vkey", str(tmp_path / "absent.txt"), capsys=capsys)
+    assert code == 2 and "absent.txt" in json.loads(out.splitlines()[-1])["error"]
+    garbled = tmp_path / "garbled.txt"
+    garbled.write_text("not+a+key\n")
+    code, out = _verify(package, "--vkey", str(garbled), capsys=capsys)
+    assert code == 2 and "garbled.txt" in json.loads(out.splitlines()[-1])["error"]
