@@ -41,6 +41,7 @@ from archiver.tokens import verify_token
 from archiver.web import auth, oidc
 from archiver.web.auth import note_resource, page_error
 from archiver.web.diff import side_by_side
+from archiver.web.templating import url_with
 from archiver.web.verification import Verifications
 
 SEARCH_PARAMS = ("q", "platform", "account", "kind", "event", "author", "date_field", "from",
@@ -74,12 +75,6 @@ def _lines(name: str) -> list[str] | None:
     if not value:
         return None
     return [v.strip() for v in value.replace(",", "\n").splitlines() if v.strip()]
-
-
-def url_with_query(**extra: str) -> str:
-    """This request's path and query with parameters added."""
-    from urllib.parse import urlencode
-    return request.path + "?" + urlencode({**request.args.to_dict(), **extra})
 
 
 def _safe_next(target: str | None) -> str:
@@ -143,7 +138,7 @@ def blueprint() -> Blueprint:
                 not request.args.get("bounced"):
             # The provider's redirect is a cross-site navigation, which a SameSite=Strict
             # cookie does not ride on: load once more from this site, and it does.
-            again = url_with_query(bounced="1")
+            again = url_with(bounced="1")
             return render_template("bounce.html", target=again)
         return redirect(oidc.finish(api().settings))
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, g, request
 from flask_babel import format_datetime, get_locale
 
 from archiver.web.auth import csrf_token, may
-
-NAV = (("web.search", "Search"), ("web.accounts", "Accounts"), ("web.retention", "Retention"),
-       ("web.holds", "Holds"), ("web.runs", "Disposition"), ("web.exports", "Exports"),
-       ("web.integrity", "Integrity"))
 
 
 def when(value: str | None) -> str:
@@ -34,14 +31,13 @@ def url_with(**changes: Any) -> str:
             args.pop(k, None)
         else:
             args[k] = str(v)
-    from urllib.parse import urlencode
     return request.path + ("?" + urlencode(args) if args else "")
 
 
 def register(app: Flask) -> None:
     app.jinja_env.autoescape = True
     app.jinja_env.filters["when"] = when
-    app.jinja_env.globals.update(csrf_token=csrf_token, may=may, nav=NAV, url_with=url_with,
+    app.jinja_env.globals.update(csrf_token=csrf_token, may=may, url_with=url_with,
                                  locale=get_locale)
 
     @app.context_processor
