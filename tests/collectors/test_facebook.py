@@ -3,8 +3,6 @@ headers, what a lookup may and may not call a deletion, options and credentials.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,35 +16,16 @@ from archiver.collectors.facebook import (
     regain_seconds,
 )
 from archiver.collectors.protocol import AccountConfig, KnownItem
-from archiver.collectors.transport import Transport
 from archiver.errors import CollectorError, CredentialsRejected, MalformedResponse
-from tests.collectors.e2e_support import ago, quiet_transport, run
-from tests.collectors.facebook_replay import PAGE_ID, TOKEN, VERSION, FakePage, graph_time
-from tests.fixtures.backends import backend_env_for
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
+    ago,
+    local_backend,
+    run,
+)
+from tests.collectors.facebook_replay import PAGE_ID, TOKEN, VERSION, graph_time
 from tests.replay.server import ReplayServer, Reply
 
 SL = "Obvestilo: čistilna akcija v soboto."
-
-
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def page(server: ReplayServer) -> FakePage:
-    return FakePage(server)
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 def account(server: ReplayServer, **opts: Any) -> AccountConfig:

@@ -7,20 +7,18 @@ nothing new; failures archive nothing and leave the cursor where it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from archiver.collectors import accounts as acc
-from archiver.collectors.transport import Transport
 from archiver.wiring import Archive
-from tests.collectors.e2e_support import (
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     ago,
     assert_second_run_archives_nothing,
     cli,
     last_payload,
+    local_backend,
     quiet_transport,
     run,
 )
@@ -28,11 +26,9 @@ from tests.collectors.facebook_replay import (
     PAGE_ID,
     TOKEN,
     VERSION,
-    FakePage,
     gone,
     page_limit,
 )
-from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
 SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️"
@@ -43,27 +39,6 @@ NAVID = ("1220458301937664", "نوید")
 ROK = ("1220458301937665", "Rok Žagar")
 PAGE = (PAGE_ID, "City of Wrenfield")
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
-
-
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def page(server: ReplayServer) -> FakePage:
-    return FakePage(server)
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 def add(archive: Archive, server: ReplayServer, *, base: str | None = None,

@@ -19,18 +19,18 @@ from archiver.collectors import accounts as acc
 from archiver.collectors.exports.facebook import UNKNOWN_ACCOUNT, read_export, repair
 from archiver.collectors.exports_cli import import_export
 from archiver.errors import InvalidRequest
-from tests.collectors.e2e_support import captures_after, cli, head, last_payload
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
+    captures_after,
+    cli,
+    head,
+    last_payload,
+    local_backend,
+)
 from tests.collectors.facebook_replay import PAGE_ID
-from tests.fixtures.backends import backend_env_for
 
 FA = "اطلاع‌رسانی: مسیر رفت‌وآمد اتوبوس ۱۲ تغییر کرد."
 SL = "Obvestilo: čistilna akcija v soboto. Žoge in šotori dobrodošli. 🌧️"
 SW = "Taarifa: Barabara ya Kingfisher imefungwa."
-
-
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
 
 
 def mangle(value: Any) -> Any:

@@ -1,0 +1,60 @@
+"""Fixtures every collector test module asked for under the same name and with the same
+body: a replay server, the quiet transport, a list of the waits a transport would have
+slept, and the platforms' fakes that unit and end-to-end modules both build.
+
+A module that needs something else under one of these names (a transport with other
+settings, a fake installed differently) defines its own fixture, which wins over these.
+`backend_env` is NOT here: some modules in this folder run on every backend (the root
+fixture), others only on the filesystem and SQLite; the latter import
+`tests.collectors.e2e_support.local_backend`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from archiver.collectors.transport import Transport
+from tests.collectors.e2e_support import quiet_transport
+from tests.collectors.facebook_replay import FakePage
+from tests.collectors.instagram_replay import FakeInstagram
+from tests.collectors.mastodon_replay import FakeMastodon
+from tests.replay.server import ReplayServer
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    """A replay server on a free local port, for this test."""
+    with ReplayServer() as s:
+        yield s
+
+
+@pytest.fixture
+def http() -> Iterator[Transport]:
+    """The quiet transport: never sleeps, two retries, a fixed jitter seed."""
+    yield from quiet_transport()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits a transport asked for, in order (its `sleep` appends here)."""
+    return []
+
+
+@pytest.fixture
+def page(server: ReplayServer) -> FakePage:
+    """The replayed Facebook Page (Graph API) on this test's server."""
+    return FakePage(server)
+
+
+@pytest.fixture
+def ig(server: ReplayServer) -> FakeInstagram:
+    """The replayed Instagram professional account (Graph API) on this test's server."""
+    return FakeInstagram(server)
+
+
+@pytest.fixture
+def instance() -> FakeMastodon:
+    """A Mastodon instance, not yet installed on a server (the test installs it)."""
+    return FakeMastodon()
