@@ -19,7 +19,11 @@ from archiver.collectors.transport import Transport
 from tests.collectors.e2e_support import quiet_transport
 from tests.collectors.facebook_replay import FakePage
 from tests.collectors.instagram_replay import FakeInstagram
+from tests.collectors.linkedin_replay import FakeLinkedIn
 from tests.collectors.mastodon_replay import FakeMastodon
+from tests.collectors.threads_replay import FakeThreads
+from tests.collectors.tiktok_replay import FakeTikTok
+from tests.collectors.youtube_replay import FakeYouTube
 from tests.replay.server import ReplayServer
 
 
@@ -58,3 +62,35 @@ def ig(server: ReplayServer) -> FakeInstagram:
 def instance() -> FakeMastodon:
     """A Mastodon instance, not yet installed on a server (the test installs it)."""
     return FakeMastodon()
+
+
+@pytest.fixture
+def li(server: ReplayServer) -> FakeLinkedIn:
+    """The replayed LinkedIn organization, installed on this test's server."""
+    fake = FakeLinkedIn()
+    fake.install(server)
+    return fake
+
+
+@pytest.fixture
+def th(server: ReplayServer) -> FakeThreads:
+    """The replayed Threads account, installed on this test's server."""
+    fake = FakeThreads()
+    fake.install(server)
+    return fake
+
+
+@pytest.fixture
+def tt(server: ReplayServer) -> FakeTikTok:
+    """The replayed TikTok account, installed on this test's server."""
+    fake = FakeTikTok()
+    fake.install(server)
+    return fake
+
+
+@pytest.fixture
+def yt(server: ReplayServer) -> FakeYouTube:
+    """The replayed YouTube channel, installed on this test's server."""
+    fake = FakeYouTube()
+    fake.install(server)
+    return fake

@@ -3,36 +3,17 @@ call a deletion, media without a file, webhook mentions left alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from archiver.collectors.instagram import COLLECTOR
 from archiver.collectors.protocol import AccountConfig, KnownItem
-from archiver.collectors.transport import Transport
 from archiver.errors import CollectorError
-from tests.collectors.e2e_support import ago, quiet_transport
+from tests.collectors.e2e_support import ago
 from tests.collectors.facebook_replay import VERSION, gone
-from tests.collectors.instagram_replay import IG_ID, TOKEN, FakeInstagram
+from tests.collectors.instagram_replay import IG_ID, TOKEN
 from tests.replay.server import ReplayServer, Reply
 
 SL = "Obvestilo: čistilna akcija v soboto."
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def ig(server: ReplayServer) -> FakeInstagram:
-    return FakeInstagram(server)
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 def account(server: ReplayServer) -> AccountConfig:

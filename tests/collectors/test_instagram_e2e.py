@@ -5,24 +5,20 @@ archives nothing new; failures archive nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from archiver.collectors import accounts as acc
-from archiver.collectors.transport import Transport
 from archiver.wiring import Archive
-from tests.collectors.e2e_support import (
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     ago,
     assert_second_run_archives_nothing,
     last_payload,
+    local_backend,
     quiet_transport,
     run,
 )
 from tests.collectors.facebook_replay import VERSION, gone, page_limit
-from tests.collectors.instagram_replay import IG_ID, TOKEN, FakeInstagram
-from tests.fixtures.backends import backend_env_for
+from tests.collectors.instagram_replay import IG_ID, TOKEN
 from tests.replay.server import ReplayServer, Reply
 
 SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️"
@@ -31,27 +27,6 @@ SL = "Obvestilo: čistilna akcija v soboto. Žoge in šotori dobrodošli."
 PROFILE = f"account:{IG_ID}"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 17
 MEDIA = f"/{VERSION}/{IG_ID}/media"
-
-
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def ig(server: ReplayServer) -> FakeInstagram:
-    return FakeInstagram(server)
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 @pytest.fixture
