@@ -3,7 +3,6 @@ URNs, times, kinds (one behaviour each)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -11,22 +10,9 @@ import pytest
 from archiver.collectors import linkedin as li
 from archiver.collectors.protocol import AccountConfig, KnownItem
 from archiver.collectors.registry import get_collector
-from archiver.collectors.transport import Transport
 from archiver.errors import ConfigError, MalformedResponse
-from tests.collectors.e2e_support import quiet_transport
 from tests.collectors.linkedin_replay import ORG, ORG_ID, PATH, TOKEN, FakeLinkedIn
 from tests.replay.server import ReplayServer
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 def account(server: ReplayServer) -> AccountConfig:
