@@ -3,7 +3,6 @@ and what it asks (one behaviour each)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -11,24 +10,11 @@ import pytest
 from archiver.collectors import threads as th
 from archiver.collectors.protocol import AccountConfig
 from archiver.collectors.registry import get_collector
-from archiver.collectors.transport import Transport
 from archiver.errors import ConfigError, CredentialsRejected, MalformedResponse, RateLimited
-from tests.collectors.e2e_support import quiet_transport
 from tests.collectors.threads_replay import EXPIRED, PATH, TOKEN, USER_ID, FakeThreads, gone
 from tests.replay.server import ReplayServer, Reply
 
 FA = "ممنون از اطلاع‌رسانی به فارسی."
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 def account(server: ReplayServer) -> AccountConfig:
