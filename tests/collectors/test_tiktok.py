@@ -4,7 +4,6 @@ account check (one behaviour each)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,24 +11,11 @@ import pytest
 from archiver.collectors import tiktok as tk
 from archiver.collectors.protocol import AccountConfig, KnownItem
 from archiver.collectors.registry import get_collector
-from archiver.collectors.transport import Transport
 from archiver.errors import ConfigError, CredentialsRejected, MalformedResponse
-from tests.collectors.e2e_support import quiet_transport
 from tests.collectors.tiktok_replay import OPEN_ID, TOKEN, FakeTikTok, envelope
 from tests.replay.server import ReplayServer, Reply
 
 FA = "اطلاع‌رسانی: مسیر رفت‌وآمد اتوبوس ۱۲ تغییر کرد."
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 def account(server: ReplayServer) -> AccountConfig:

@@ -9,52 +9,26 @@ comments need the Business API and are not collected (docs): no scenario has the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from archiver.collectors import accounts as acc
-from archiver.collectors.transport import Transport
 from archiver.wiring import Archive
-from tests.collectors.e2e_support import (
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     ago,
     assert_second_run_archives_nothing,
     last_payload,
+    local_backend,
     quiet_transport,
     run,
 )
-from tests.collectors.tiktok_replay import OPEN_ID, TOKEN, FakeTikTok, envelope
-from tests.fixtures.backends import backend_env_for
+from tests.collectors.tiktok_replay import OPEN_ID, TOKEN, envelope
 from tests.replay.server import ReplayServer, Reply
 
 SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️ #Wrenfield"
 FA = "اطلاع‌رسانی: مسیر رفت‌وآمد اتوبوس ۱۲ تغییر کرد."
 SL = "Obvestilo: čistilna akcija v soboto. Žoge in šotori dobrodošli."
 PROFILE = f"account:{OPEN_ID}"
-
-
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def tt(server: ReplayServer) -> FakeTikTok:
-    fake = FakeTikTok()
-    fake.install(server)
-    return fake
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 def add(archive: Archive, server: ReplayServer, **options: object) -> str:
