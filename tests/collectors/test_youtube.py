@@ -3,7 +3,6 @@ observations, and what it asks the API (one behaviour each)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,9 +12,7 @@ from hypothesis import strategies as st
 from archiver.collectors import youtube as yt
 from archiver.collectors.protocol import AccountConfig, KnownItem
 from archiver.collectors.registry import get_collector, known_platforms
-from archiver.collectors.transport import Transport
 from archiver.errors import ConfigError, CredentialsRejected, MalformedResponse, RateLimited
-from tests.collectors.e2e_support import quiet_transport
 from tests.collectors.youtube_replay import (
     API_KEY,
     BASE_PATH,
@@ -29,17 +26,6 @@ from tests.collectors.youtube_replay import (
 from tests.replay.server import ReplayServer, Reply
 
 FA = "ممنون از اطلاع‌رسانی به فارسی."
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 def account(server: ReplayServer, **options: object) -> AccountConfig:

@@ -6,21 +6,18 @@ nothing new; failures archive nothing and leave the cursor where it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from archiver.collectors import accounts as acc
 from archiver.collectors.runs import load_cursor
-from archiver.collectors.transport import Transport
 from archiver.log.reader import read_record
 from archiver.wiring import Archive
-from tests.collectors.e2e_support import (
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     ago,
     assert_second_run_archives_nothing,
     cli,
     last_payload,
+    local_backend,
     quiet_transport,
     run,
 )
@@ -29,38 +26,13 @@ from tests.collectors.youtube_replay import (
     BASE_PATH,
     CHANNEL_ID,
     QUOTA_EXCEEDED,
-    FakeYouTube,
 )
-from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
 SW = "Taarifa: Barabara ya Kingfisher imefungwa kutokana na mafuriko. 🌧️"
 FA = "ممنون از اطلاع‌رسانی به فارسی. سرویس رفت‌وآمد هم هست؟"
 SL = "Obvestilo: čistilna akcija v soboto. Žoge in šotori dobrodošli."
 PROFILE = f"channel:{CHANNEL_ID}"
-
-
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def yt(server: ReplayServer) -> FakeYouTube:
-    fake = FakeYouTube()
-    fake.install(server)
-    return fake
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    yield from quiet_transport()
 
 
 def add(archive: Archive, server: ReplayServer, **options: object) -> str:
