@@ -100,7 +100,7 @@ def blueprint() -> Blueprint:
 
     @bp.post("/api/v1/alert-rules", provide_automatic_options=False)
     @operation(summary="Create an alert rule (patterns checked: invalid -> 400)",
-               tag="alerts", body=RuleIn, response=RuleOut)
+               tag="alerts", body=RuleIn, response=RuleOut, extra_responses={201: RuleOut})
     def create_alert_rule(body: RuleIn) -> tuple[RuleOut, int]:
         out = create_rule(api().archive, body.model_dump(), actor_name())
         note_resource(rule_id=out["id"])

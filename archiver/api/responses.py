@@ -118,7 +118,8 @@ def blueprint() -> Blueprint:
 
     @bp.post("", provide_automatic_options=False)
     @operation(summary="Build a response set from a hold, a search or items",
-               tag="responses", body=ResponseIn, response=ResponseOut, errors=(404,))
+               tag="responses", body=ResponseIn, response=ResponseOut, errors=(404,),
+               extra_responses={201: ResponseOut})
     def create_response_set(body: ResponseIn) -> tuple[ResponseOut, int]:
         out = create_response(api().archive, body.model_dump(exclude_none=True),
                               actor_name())
@@ -134,7 +135,7 @@ def blueprint() -> Blueprint:
     @bp.post("/<response_id>/redactions", provide_automatic_options=False)
     @operation(summary="Mark part of a record withheld (pending review)", tag="responses",
                path=ResponsePath, body=RedactionIn, response=RedactionOut,
-               errors=(404, 409))
+               errors=(404, 409), extra_responses={201: RedactionOut})
     def add_response_redaction(path: ResponsePath, body: RedactionIn
                                ) -> tuple[RedactionOut, int]:
         out = add_redaction(api().archive, path.response_id, body.model_dump(),
