@@ -47,22 +47,6 @@ ROK = public_account(1, "rok_z", "Rok Žagar", "toot.example")
 
 
 @pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def instance() -> FakeMastodon:
-    return FakeMastodon()
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
 def http(sleeps: list[float]) -> Iterator[Transport]:
     with Transport(TransportSettings(retries=2, backoff=0.01, max_wait=60),
                    sleep=sleeps.append, rng=random.Random(7),

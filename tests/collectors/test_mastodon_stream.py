@@ -20,7 +20,6 @@ from tests.collectors.mastodon_replay import (
     ACCOUNT_ID,
     NOW,
     TOKEN,
-    FakeMastodon,
     api_time,
     at,
     public_account,
@@ -31,22 +30,6 @@ STREAM = "/api/v1/streaming/user"
 DANA = public_account(0, "dana_p", "Dana Price", "mstdn.example")
 FOLLOWED = public_account(2, "news", "Wrenfield News", "news.example")
 FA = "اطلاع‌رسانی: مسیر رفت‌وآمد اتوبوس ۱۲ تغییر کرد."
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def instance() -> FakeMastodon:
-    return FakeMastodon()
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
 
 
 @pytest.fixture
