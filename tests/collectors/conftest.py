@@ -1,6 +1,7 @@
 """Fixtures every collector test module asked for under the same name and with the same
-body: a replay server, the quiet transport, a list of the waits a transport would have
-slept, and the platforms' fakes that unit and end-to-end modules both build.
+body: a replay server (`server`) and the quiet transport (`http`), both defined in
+`e2e_support` and registered here for the whole folder, a list of the waits a transport
+would have slept, and the platforms' fakes that unit and end-to-end modules both build.
 
 A module that needs something else under one of these names (a transport with other
 settings, a fake installed differently) defines its own fixture, which wins over these.
@@ -11,12 +12,12 @@ fixture), others only on the filesystem and SQLite; the latter import
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from archiver.collectors.transport import Transport
-from tests.collectors.e2e_support import quiet_transport
+from tests.collectors.e2e_support import (  # noqa: F401 - fixtures: server, http
+    replay_server,
+    transport,
+)
 from tests.collectors.facebook_replay import FakePage
 from tests.collectors.instagram_replay import FakeInstagram
 from tests.collectors.linkedin_replay import FakeLinkedIn
@@ -25,19 +26,6 @@ from tests.collectors.threads_replay import FakeThreads
 from tests.collectors.tiktok_replay import FakeTikTok
 from tests.collectors.youtube_replay import FakeYouTube
 from tests.replay.server import ReplayServer
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    """A replay server on a free local port, for this test."""
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
-def http() -> Iterator[Transport]:
-    """The quiet transport: never sleeps, two retries, a fixed jitter seed."""
-    yield from quiet_transport()
 
 
 @pytest.fixture

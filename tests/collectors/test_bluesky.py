@@ -29,19 +29,8 @@ FEED = "/xrpc/app.bsky.feed.getAuthorFeed"
 
 
 @pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
-
-
-@pytest.fixture
 def appview(server: ReplayServer) -> AppView:
     return AppView(server)
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
 
 
 @pytest.fixture

@@ -18,14 +18,12 @@ from archiver.log.reader import read_record
 from archiver.wiring import Archive
 from tests.collectors import e2e_support
 from tests.collectors.bluesky_replay import DID, HANDLE, AppView, build_repo_car
-from tests.collectors.e2e_support import (  # noqa: F401 - fixtures: backend_env, server, http
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     assert_second_run_archives_nothing,
     cli,
     last_payload,
     local_backend,
-    replay_server,
     run,
-    transport,
 )
 from tests.replay.server import ReplayServer, Reply
 
