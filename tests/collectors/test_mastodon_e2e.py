@@ -17,15 +17,13 @@ from archiver.collectors.runs import RunResult
 from archiver.collectors.transport import Transport, TransportSettings
 from archiver.wiring import Archive
 from tests.collectors import e2e_support
-from tests.collectors.e2e_support import (  # noqa: F401 - fixtures: backend_env, server, http
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     Captured,
     ago,
     captures_after,
     cli,
     head,
     local_backend,
-    replay_server,
-    transport,
 )
 from tests.collectors.e2e_support import last_payload as payload_of
 from tests.collectors.mastodon_replay import (
