@@ -15,15 +15,13 @@ import pytest
 from archiver.collectors import accounts as acc
 from archiver.collectors.transport import Transport, TransportSettings
 from archiver.wiring import Archive
-from tests.collectors.e2e_support import (  # noqa: F401 - fixtures: backend_env, server, http
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     ago,
     assert_second_run_archives_nothing,
     cli,
     last_payload,
     local_backend,
-    replay_server,
     run,
-    transport,
 )
 from tests.collectors.x_replay import ACCOUNT_ID, TOKEN, FakeX, not_found
 from tests.replay.server import ReplayServer, Reply

@@ -19,7 +19,7 @@ from archiver.collectors.exports import x as xexport
 from archiver.collectors.exports.x import read_export
 from archiver.collectors.exports_cli import import_export
 from archiver.errors import InvalidRequest
-from tests.fixtures.backends import backend_env_for
+from tests.collectors.e2e_support import local_backend  # noqa: F401 - fixture: backend_env
 
 ACCOUNT_ID = "1589327646410244096"
 GENERATED = "2024-03-20T08:15:02.000Z"
@@ -285,11 +285,6 @@ def test_the_archives_files_are_capped_together(tmp_path, monkeypatch) -> None:
 
 
 # -- through `archiver import` -----------------------------------------------------------
-
-
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
 
 
 def events(archive: Any) -> list[tuple[str, str, str]]:
