@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from archiver.log.reader import read_record
 from archiver.log.rebuild import rebuild_catalog
 from archiver.times import format_time
 from archiver.wiring import Archive
+from tests.collectors.e2e_support import local_backend  # noqa: F401 - fixture: backend_env
 from tests.collectors.fake_platform import (
     ACCOUNT,
     PLATFORM,
@@ -37,7 +37,6 @@ from tests.collectors.fake_platform import (
     FakeSocial,
     quick_transport,
 )
-from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
 SWAHILI = "Karibu kwenye mkutano wa wananchi kesho saa tatu asubuhi."
@@ -45,22 +44,11 @@ PERSIAN = "نشست شورای شهر فردا برگزار می‌شود"      
 SLOVENIAN = "Občinska seja bo jutri ob devetih. Žal brez prenosa."
 
 
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
-
-
 @pytest.fixture(autouse=True)
 def fake_registered() -> Iterator[None]:
     registry.register(FakeCollector())
     yield
     registry.unregister(PLATFORM)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
 
 
 NOW = datetime.now(UTC)

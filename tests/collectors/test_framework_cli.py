@@ -25,16 +25,11 @@ from archiver.collectors import registry
 from archiver.errors import InvalidRequest
 from archiver.records import Observation
 from archiver.wiring import Archive
+from tests.collectors.e2e_support import local_backend  # noqa: F401 - fixture: backend_env
 from tests.collectors.fake_platform import ACCOUNT, PLATFORM, TOKEN, FakeCollector, FakeSocial
-from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer, Reply
 
 EXPORT_MODULE = f"archiver.collectors.exports.{PLATFORM}"
-
-
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +40,6 @@ def fake_registered(archive: Archive, backend_env: dict[str, str],
     registry.register(FakeCollector())
     yield
     registry.unregister(PLATFORM)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as s:
-        yield s
 
 
 @pytest.fixture

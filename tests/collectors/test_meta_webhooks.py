@@ -14,7 +14,6 @@ import hmac
 import json
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,16 +26,16 @@ from archiver.collectors import accounts as acc
 from archiver.collectors.runner import collect_account
 from archiver.config import load_settings
 from archiver.wiring import Archive
-from tests.collectors.e2e_support import (
+from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     ago,
     assert_second_run_archives_nothing,
     captures_after,
     head,
     last_payload,
+    local_backend,
     quiet_transport,
 )
 from tests.collectors.facebook_replay import PAGE_ID, TOKEN, VERSION, FakePage
-from tests.fixtures.backends import backend_env_for
 from tests.replay.server import ReplayServer
 
 SECRET = "meta-app-secret-0f3c9a7e"
@@ -49,11 +48,6 @@ POST = f"{PAGE_ID}_1000000000042"
 COMMENT = "1000000000042_1000000000043"
 NAVID = {"id": "1220458301937664", "name": "نوید"}
 URL = "/api/v1/webhooks/meta"
-
-
-@pytest.fixture(params=[("filesystem", "sqlite")], ids=["filesystem-sqlite"])
-def backend_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return backend_env_for(request, tmp_path)
 
 
 @pytest.fixture
