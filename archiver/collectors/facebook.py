@@ -363,6 +363,40 @@ def confirm_gone(graph: Graph, owner: str, check: bool) -> None:
                              f"cannot be told deleted from unreadable, so none is recorded")
 
 
+class KnownLookup:
+    """`GET /{id}` of the known items for a collector's `lookup` (Facebook and Instagram
+    share it): the object as found, or - once the token and the owner are confirmed to
+    answer (checked once, at the first 100/33) - `deleted` with Graph's error object as
+    `raw`. Any other Graph error stops the lookup."""
+
+    def __init__(self, graph: Graph, account: AccountConfig, check_token: bool,
+                 observed_at: str) -> None:
+        self.graph = graph
+        self.account = account
+        self.check_token = check_token
+        self.observed_at = observed_at
+        self._confirmed = False
+
+    def fetch(self, known: KnownItem, item: str,
+              fields: str) -> tuple[Mapping[str, Any], str] | Observation:
+        """(object, its URL), or the `deleted` observation of a confirmed-gone item."""
+        graph = self.graph
+        found = graph.fetch(item, {"fields": fields})
+        url = graph.url(item)
+        if not isinstance(found, GraphError):
+            return found, url
+        if not found.gone:
+            raise CollectorError(f"{graph.platform} {url}: error {found.code}/"
+                                 f"{found.subcode}: {found.message[:200]}")
+        if not self._confirmed:
+            confirm_gone(graph, self.account.platform_id, self.check_token)
+            self._confirmed = True
+        return Observation(
+            platform=graph.platform, account=self.account.platform_id, item_id=known.item_id,
+            kind=known.kind, parent_id=known.parent_id, observed_at=self.observed_at,
+            raw=found.raw, event="deleted")
+
+
 def window_start(cursor: Mapping[str, Any], now: datetime, recheck_days: int,
                  first_run_days: int) -> datetime:
     days = recheck_days if cursor.get("last_run") else first_run_days
@@ -437,7 +471,7 @@ class FacebookCollector:
         graph = Graph(PLATFORM, account, http, scratch, opts["api_version"])
         observed_at = times.format_time(self._clock().astimezone(UTC).replace(microsecond=0))
         out: list[Observation] = []
-        confirmed = False
+        fetcher = KnownLookup(graph, account, opts["check_token"], observed_at)
         for k in items:
             if k.item_id.startswith(EXPORT_PREFIX):
                 continue   # imported from an export: no Graph id, nothing to look up
@@ -446,20 +480,12 @@ class FacebookCollector:
                 raise MalformedResponse(f"facebook lookup: {k.item_id!r} is not a Graph id")
             fields = (PAGE_FIELDS if k.kind == "profile" else
                       POST_FIELDS if k.parent_id is None else COMMENT_FIELDS)
-            found = graph.fetch(item, {"fields": fields})
-            url = graph.url(item)
-            if isinstance(found, GraphError):
-                if not found.gone:
-                    raise CollectorError(f"facebook {url}: error {found.code}/"
-                                         f"{found.subcode}: {found.message[:200]}")
-                if not confirmed:
-                    confirm_gone(graph, account.platform_id, opts["check_token"])
-                    confirmed = True
-                out.append(Observation(
-                    platform=PLATFORM, account=account.platform_id, item_id=k.item_id,
-                    kind=k.kind, parent_id=k.parent_id, observed_at=observed_at,
-                    raw=found.raw, event="deleted"))
-            elif k.kind == "profile":
+            got = fetcher.fetch(k, item, fields)
+            if isinstance(got, Observation):
+                out.append(got)
+                continue
+            found, url = got
+            if k.kind == "profile":
                 out.append(page_observation(account, found, observed_at))
             elif k.parent_id is None:
                 out.append(post_observation(account, found, url, observed_at))

@@ -37,7 +37,7 @@ from archiver import times
 from archiver.collectors import facebook as fb
 from archiver.collectors.protocol import AccountConfig, Harvest, KnownItem
 from archiver.collectors.transport import Transport
-from archiver.errors import CollectorError, MalformedResponse
+from archiver.errors import MalformedResponse
 from archiver.records import Observation
 
 PLATFORM = "instagram"
@@ -151,7 +151,7 @@ class InstagramCollector:
         graph = fb.Graph(PLATFORM, account, http, Harvest(), opts["api_version"])
         observed_at = times.format_time(self._clock().astimezone(UTC).replace(microsecond=0))
         out: list[Observation] = []
-        confirmed = False
+        fetcher = fb.KnownLookup(graph, account, opts["check_token"], observed_at)
         for k in items:
             if k.item_id.startswith(MENTION_PREFIX):
                 continue        # a webhook's mention: ids only, nothing to look up
@@ -160,20 +160,12 @@ class InstagramCollector:
                 raise MalformedResponse(f"instagram lookup: {k.item_id!r} is not a Graph id")
             fields = (USER_FIELDS if k.kind == "profile" else
                       MEDIA_FIELDS if k.parent_id is None else REPLY_FIELDS)
-            found = graph.fetch(item, {"fields": fields})
-            url = graph.url(item)
-            if isinstance(found, fb.GraphError):
-                if not found.gone:
-                    raise CollectorError(f"instagram {url}: error {found.code}/"
-                                         f"{found.subcode}: {found.message[:200]}")
-                if not confirmed:
-                    fb.confirm_gone(graph, account.platform_id, opts["check_token"])
-                    confirmed = True
-                out.append(Observation(
-                    platform=PLATFORM, account=account.platform_id, item_id=k.item_id,
-                    kind=k.kind, parent_id=k.parent_id, observed_at=observed_at,
-                    raw=found.raw, event="deleted"))
-            elif k.kind == "profile":
+            got = fetcher.fetch(k, item, fields)
+            if isinstance(got, Observation):
+                out.append(got)
+                continue
+            found, url = got
+            if k.kind == "profile":
                 out.append(profile_observation(account, found, observed_at))
             elif k.parent_id is None:
                 out.append(media_observation(account, found, url, observed_at))
