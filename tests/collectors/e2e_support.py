@@ -3,17 +3,19 @@ capture records it appended, the newest payload of an item, the command line in-
 
 Mostly plain functions (a fixture imported into a test module under its own name is
 shadowed, for linters, by the test's parameter of that name). The few fixtures every
-module repeated are here under other attribute names and registered with `name=`; a
-module takes them by importing them (`# noqa: F401`, pytest finds them by scanning the
-module):
+module repeated are here under other attribute names and registered with `name=`:
+`server` and `http` are registered for the whole folder by `tests/collectors/conftest.py`
+(with the platforms' fakes); `backend_env` on the filesystem and SQLite only is taken by
+the modules that want it, by importing it (`# noqa: F401`, pytest finds it by scanning
+the module):
 
-    from tests.collectors.e2e_support import local_backend, replay_server, transport  # noqa: F401
+    from tests.collectors.e2e_support import local_backend  # noqa: F401
 
-or keeps its own one-line fixtures:
+A module that needs another transport keeps its own `http` fixture, which wins:
 
     @pytest.fixture
     def http() -> Iterator[Transport]:
-        yield from quiet_transport()
+        yield from quiet_transport(max_bytes=64 * 1024)
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from archiver.collectors.transport import Transport, TransportSettings
 from archiver.log.reader import read_record
 from archiver.wiring import Archive
 from tests.fixtures.backends import backend_env_for
-from tests.replay.server import ReplayServer
+from tests.replay.server import ReplayServer, Reply, Request
 
 Captured = list[tuple[str, str, str]]
 
@@ -114,6 +116,24 @@ def assert_second_run_archives_nothing(archive: Archive, account_id: str,
     result, captured = run(archive, account_id, http)
     assert result.outcome == "ok", result.error
     assert captured == [] and result.archived == 0
+
+
+def drop_later_pages(server: ReplayServer, path: str, page_arg: str) -> list[bool]:
+    """Wrap the GET route at `path` so that a later page (one asked for with `page_arg`,
+    the paging cursor) loses its connection 30 bytes in while the returned flag's [0] is
+    true; the test sets it false to let the platform answer again."""
+    answer = server.routes[("GET", path)]
+    assert callable(answer), f"{path} must be a scripted route, not a list of replies"
+    drop = [True]
+
+    def paged(req: Request) -> Reply:
+        reply = answer(req)
+        if req.arg(page_arg) and drop[0]:
+            return Reply(reply.status, reply.body, reply.headers, drop_after=30)
+        return reply
+
+    server.route("GET", path, paged)
+    return drop
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:

@@ -17,6 +17,7 @@ from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     ago,
     assert_second_run_archives_nothing,
     cli,
+    drop_later_pages,
     last_payload,
     local_backend,
     quiet_transport,
@@ -265,16 +266,7 @@ def test_a_connection_dropped_mid_pagination_archives_nothing_then_resumes(
     page.page_size = 3
     posts = [page.post(f"Obvestilo {i}", ago(60 - i)) for i in range(7)]
     path = f"/{VERSION}/{PAGE_ID}/published_posts"
-    answer = server.routes[("GET", path)]
-    drop = [True]
-
-    def paged(req):  # noqa: ANN001, ANN202 - the second page drops while `drop`
-        reply = answer(req)
-        if req.arg("until") and drop[0]:
-            return Reply(reply.status, reply.body, reply.headers, drop_after=30)
-        return reply
-
-    server.route("GET", path, paged)
+    drop = drop_later_pages(server, path, "until")   # the second page drops while drop[0]
     failed, captured = run(archive, account_id, http)
 
     assert failed.outcome == "failed" and "PlatformUnavailable" in failed.error

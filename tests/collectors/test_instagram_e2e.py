@@ -12,6 +12,7 @@ from archiver.wiring import Archive
 from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     ago,
     assert_second_run_archives_nothing,
+    drop_later_pages,
     last_payload,
     local_backend,
     quiet_transport,
@@ -179,16 +180,7 @@ def test_a_connection_dropped_mid_pagination_archives_nothing_then_resumes(
         archive, account_id, server, ig, http):
     ig.page_size = 3
     posts = [ig.post(f"Obvestilo {i}", ago(60 - i)) for i in range(7)]
-    answer = server.routes[("GET", MEDIA)]
-    drop = [True]
-
-    def paged(req):  # noqa: ANN001, ANN202 - the second page drops while `drop`
-        reply = answer(req)
-        if req.arg("after") and drop[0]:
-            return Reply(reply.status, reply.body, reply.headers, drop_after=30)
-        return reply
-
-    server.route("GET", MEDIA, paged)
+    drop = drop_later_pages(server, MEDIA, "after")   # the second page drops while drop[0]
     failed, captured = run(archive, account_id, http)
     assert failed.outcome == "failed" and "PlatformUnavailable" in failed.error
     assert captured == []
