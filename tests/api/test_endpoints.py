@@ -90,6 +90,7 @@ def test_a_record_is_served_decrypted_and_matches_the_reader(
         client: FlaskClient, demo: Archive, admin: dict[str, str]) -> None:
     body = client.get("/api/v1/records/5", headers=admin).get_json()
     expected = read_record(demo.appender, 5).as_dict()
+    assert body.pop("disposition") is None  # never disposed of (tests/retention covers it)
     assert body == expected
     assert body["payload"]["schema"] == "observation/1" and body["destroyed"] is False
 

@@ -112,6 +112,7 @@ GUARDED: dict[str, tuple[str, str, dict[str, Any], set[str]]] = {
     "alerts.get_alert_rule": ("GET", f"/api/v1/alert-rules/{_NO_ID}", {}, _READERS),
     "alerts.mute_alert_rule": ("POST", f"/api/v1/alert-rules/{_NO_ID}/mute", {"json": {}},
                                _READERS),
+    "alerts.portal_settings": ("GET", "/api/v1/portal", {}, _ADMIN),
 }
 
 # Authenticated by the platform's signature, not a bearer token (archiver/api/webhooks.py).
