@@ -370,17 +370,26 @@ class KnownLookup:
     `raw`. Any other Graph error stops the lookup."""
 
     def __init__(self, graph: Graph, account: AccountConfig, check_token: bool,
-                 observed_at: str) -> None:
+                 observed_at: str, profile_prefix: str,
+                 fields: tuple[str, str, str]) -> None:
         self.graph = graph
         self.account = account
         self.check_token = check_token
         self.observed_at = observed_at
+        self.profile_prefix = profile_prefix
+        self.fields = fields     # of the profile, of a top-level item, of a comment
         self._confirmed = False
 
-    def fetch(self, known: KnownItem, item: str,
-              fields: str) -> tuple[Mapping[str, Any], str] | Observation:
+    def fetch(self, known: KnownItem) -> tuple[Mapping[str, Any], str] | Observation:
         """(object, its URL), or the `deleted` observation of a confirmed-gone item."""
         graph = self.graph
+        item = known.item_id.removeprefix(self.profile_prefix)
+        if not GRAPH_ID.fullmatch(item):
+            raise MalformedResponse(f"{graph.platform} lookup: {known.item_id!r} is not a "
+                                    f"Graph id")
+        profile, top, comment = self.fields
+        fields = (profile if known.kind == "profile" else
+                  top if known.parent_id is None else comment)
         found = graph.fetch(item, {"fields": fields})
         url = graph.url(item)
         if not isinstance(found, GraphError):
@@ -471,16 +480,12 @@ class FacebookCollector:
         graph = Graph(PLATFORM, account, http, scratch, opts["api_version"])
         observed_at = times.format_time(self._clock().astimezone(UTC).replace(microsecond=0))
         out: list[Observation] = []
-        fetcher = KnownLookup(graph, account, opts["check_token"], observed_at)
+        fetcher = KnownLookup(graph, account, opts["check_token"], observed_at,
+                              PROFILE_PREFIX, (PAGE_FIELDS, POST_FIELDS, COMMENT_FIELDS))
         for k in items:
             if k.item_id.startswith(EXPORT_PREFIX):
                 continue   # imported from an export: no Graph id, nothing to look up
-            item = k.item_id.removeprefix(PROFILE_PREFIX)
-            if not GRAPH_ID.fullmatch(item):
-                raise MalformedResponse(f"facebook lookup: {k.item_id!r} is not a Graph id")
-            fields = (PAGE_FIELDS if k.kind == "profile" else
-                      POST_FIELDS if k.parent_id is None else COMMENT_FIELDS)
-            got = fetcher.fetch(k, item, fields)
+            got = fetcher.fetch(k)
             if isinstance(got, Observation):
                 out.append(got)
                 continue

@@ -151,16 +151,12 @@ class InstagramCollector:
         graph = fb.Graph(PLATFORM, account, http, Harvest(), opts["api_version"])
         observed_at = times.format_time(self._clock().astimezone(UTC).replace(microsecond=0))
         out: list[Observation] = []
-        fetcher = fb.KnownLookup(graph, account, opts["check_token"], observed_at)
+        fetcher = fb.KnownLookup(graph, account, opts["check_token"], observed_at,
+                                 PROFILE_PREFIX, (USER_FIELDS, MEDIA_FIELDS, REPLY_FIELDS))
         for k in items:
             if k.item_id.startswith(MENTION_PREFIX):
                 continue        # a webhook's mention: ids only, nothing to look up
-            item = k.item_id.removeprefix(PROFILE_PREFIX)
-            if not fb.GRAPH_ID.fullmatch(item):
-                raise MalformedResponse(f"instagram lookup: {k.item_id!r} is not a Graph id")
-            fields = (USER_FIELDS if k.kind == "profile" else
-                      MEDIA_FIELDS if k.parent_id is None else REPLY_FIELDS)
-            got = fetcher.fetch(k, item, fields)
+            got = fetcher.fetch(k)
             if isinstance(got, Observation):
                 out.append(got)
                 continue
