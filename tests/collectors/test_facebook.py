@@ -115,6 +115,12 @@ def test_a_lookup_error_other_than_100_33_decides_nothing(server, page, http):
         COLLECTOR.lookup(account(server), http, [known(post)])
 
 
+def test_a_lookup_of_an_id_that_is_not_a_graph_id_asks_nothing(server, page, http):
+    with pytest.raises(MalformedResponse, match="facebook lookup: '../me' is not a Graph id"):
+        COLLECTOR.lookup(account(server), http, [known("../me")])
+    assert server.requests == []
+
+
 def test_a_lookup_with_a_token_no_longer_valid_records_no_deletion(server, page, http):
     post = page.post(SL, ago(10))
     page.delete(post)

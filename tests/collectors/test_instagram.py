@@ -7,7 +7,7 @@ import pytest
 
 from archiver.collectors.instagram import COLLECTOR
 from archiver.collectors.protocol import AccountConfig, KnownItem
-from archiver.errors import CollectorError
+from archiver.errors import CollectorError, MalformedResponse
 from tests.collectors.e2e_support import ago
 from tests.collectors.facebook_replay import VERSION, gone
 from tests.collectors.instagram_replay import IG_ID, TOKEN
@@ -35,6 +35,13 @@ def test_a_gone_medium_is_deleted_only_while_the_account_itself_answers(server, 
     server.route("GET", f"/{VERSION}/{IG_ID}", Reply.json(gone(IG_ID), 400))
     with pytest.raises(CollectorError, match="cannot be told deleted from unreadable"):
         COLLECTOR.lookup(account(server), http, [known(post)])
+
+
+def test_a_lookup_of_an_id_that_is_not_a_graph_id_asks_nothing(server, ig, http):
+    with pytest.raises(MalformedResponse,
+                       match="instagram lookup: 'account:me' is not a Graph id"):
+        COLLECTOR.lookup(account(server), http, [known("account:me", kind="profile")])
+    assert server.requests == []
 
 
 def test_a_medium_without_media_url_is_archived_without_its_file(server, ig, http):
