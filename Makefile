@@ -38,10 +38,11 @@ verify: $(STAMP)
 	$(BIN)/archiver verify
 
 # SeaweedFS (S3 + Object Lock) is started and stopped by the test session itself
-# (tests/fixtures/seaweed.py); PostgreSQL is the server at 127.0.0.1:5432.
+# (tests/fixtures/seaweed.py; one per xdist worker, on free loopback ports); PostgreSQL is
+# the server at 127.0.0.1:5432 (a schema per test). Tests run on every core (-n auto).
 test: $(STAMP) test-deps
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 # Go's own transparency-log library (golang.org/x/mod/sumdb) checks our proofs in the
 # interop tests; both come from Debian's packages.
@@ -65,6 +66,10 @@ test-deps:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/collect.py
+	$(BIN)/python benchmarks/proofs.py
+	$(BIN)/python benchmarks/search.py --records 100000
+	$(BIN)/python -m benchmarks.retention
+	$(BIN)/python benchmarks/export.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
