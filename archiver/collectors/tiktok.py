@@ -84,6 +84,8 @@ class Options:
         if not isinstance(values["covers"], bool):
             raise ConfigError("TikTok option covers must be true or false")
         bid = values["business_id"]
+        if isinstance(bid, int) and not isinstance(bid, bool):   # `--option` typed digits
+            values["business_id"] = bid = str(bid)
         if bid is not None and (not isinstance(bid, str) or not bid.strip()):
             raise ConfigError("TikTok option business_id must be a non-empty string")
         base = values["business_base_url"]

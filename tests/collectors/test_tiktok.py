@@ -39,7 +39,7 @@ def test_tiktok_is_a_built_in_platform():
 
 @pytest.mark.parametrize("options", [{"max_count": 21}, {"covers": 1},
                                      {"recheck_days": 0}, {"comments": True},
-                                     {"business_id": ""}, {"business_id": 42},
+                                     {"business_id": ""}, {"business_id": True},
                                      {"business_base_url": "ftp://x"}])
 def test_bad_options_are_a_configuration_error(options):
     with pytest.raises(ConfigError):
@@ -74,6 +74,10 @@ def test_lookups_ask_twenty_ids_a_request(server, http):
     bodies = [json.loads(r.body) for r in server.calls("/v2/video/query/")]
     assert [len(b["filters"]["video_ids"]) for b in bodies] == [20, 5]
     assert all(o.event is None for o in out) and len(out) == 25
+
+
+def test_a_business_id_of_digits_typed_as_a_number_is_kept_as_text():
+    assert tk.Options.of({"business_id": 7012345}).business_id == "7012345"
 
 
 def business_api(server: ReplayServer, http, **credentials: str) -> tk.BusinessApi:  # noqa: ANN001
