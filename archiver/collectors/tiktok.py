@@ -222,9 +222,11 @@ def comment_observation(account: AccountConfig, c: dict[str, Any], parent_id: st
 
 
 def harvest_comments(account: AccountConfig, api: BusinessApi, opts: Options,
-                     video_ids: Sequence[str], h: Harvest) -> None:
+                     video_ids: Sequence[str], known: Sequence[KnownItem], h: Harvest) -> None:
     """Every comment and reply of these videos into `h`; a listing read to its end puts
-    its video (or comment) in `h.threads`, so what it no longer holds is looked up."""
+    its video (or comment) in `h.threads`, so what it no longer holds is looked up. An
+    archived comment gone from its video's complete listing is a thread too: its replies
+    went with it (they cannot be listed any more)."""
     cut = 0
     for vid in video_ids:
         comments, complete = api.listing("comment/list", {"video_id": vid,
@@ -255,6 +257,9 @@ def harvest_comments(account: AccountConfig, api: BusinessApi, opts: Options,
                 h.threads.add(obs.item_id)
         if complete:
             h.threads.add(vid)
+            h.threads.update(k.item_id for k in known if k.parent_id == vid
+                             and k.kind in ("comment", "reply")
+                             and k.item_id not in h.listed)
     if cut:
         h.notes.append(f"{cut} comment listing(s) stopped after {opts.max_pages} pages: "
                        f"their comments are not presumed deleted")
@@ -370,7 +375,8 @@ class TikTokCollector:
             h.notes.append("comments not collected: they need TikTok's Business API "
                            "(business_access_token credential and business_id option)")
         else:
-            harvest_comments(account, BusinessApi(account, http, opts), opts, videos, h)
+            harvest_comments(account, BusinessApi(account, http, opts), opts, videos, known,
+                             h)
         if h.window_start is not None:   # a cut first listing is tried again whole
             h.cursor["listed_until"] = format_time(now)
         elif isinstance(cursor.get("listed_until"), str):

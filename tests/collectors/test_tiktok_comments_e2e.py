@@ -137,6 +137,20 @@ def test_deleted_comments_and_replies_are_recorded_deleted(archive, account_id, 
     assert_second_run_archives_nothing(archive, account_id, http)
 
 
+def test_a_deleted_comment_takes_its_replies_with_it(archive, account_id, tt, http):
+    v = tt.video("Barabara", ago(60))
+    c = tt.comment(v, SW, ago(50))
+    r = tt.comment(v, EN, ago(40), parent=c, owner=True)
+    run(archive, account_id, http)
+    del tt.comments[c]
+    del tt.comments[r]
+
+    _, captured = run(archive, account_id, http)
+
+    assert sorted(captured) == sorted([("deleted", "comment", c), ("deleted", "reply", r)])
+    assert_second_run_archives_nothing(archive, account_id, http)
+
+
 def test_a_cut_comment_listing_presumes_nothing_deleted(archive, server, tt, http):
     account_id = acc.add_account(
         archive.appender, platform="tiktok", platform_id=OPEN_ID, handle="wrenfield",
