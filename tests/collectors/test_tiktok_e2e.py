@@ -2,8 +2,9 @@
 log.
 
 Each scenario asserts the exact events the run archived and that the next run archives
-nothing new; failures archive nothing and leave the cursor where it was. TikTok's
-comments need the Business API and are not collected (docs): no scenario has them.
+nothing new; failures archive nothing and leave the cursor where it was. These accounts
+have no Business API credentials, so no comments are read; comments are in
+`test_tiktok_comments_e2e.py`.
 """
 
 from __future__ import annotations
