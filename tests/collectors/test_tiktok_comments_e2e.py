@@ -14,6 +14,7 @@ from archiver.wiring import Archive
 from tests.collectors.e2e_support import (  # noqa: F401 - fixture: backend_env
     ago,
     assert_second_run_archives_nothing,
+    cli,
     last_payload,
     local_backend,
     run,
@@ -237,3 +238,26 @@ def test_without_business_credentials_comments_are_noted_not_read(archive, serve
     assert sorted(c[1] for c in captured) == ["profile", "video"]
     assert any("comments not collected" in n for n in result.notes)
     assert server.calls(LIST) == []
+
+
+def test_the_command_line_adds_business_credentials_and_collects_comments(
+        archive, backend_env, server, tt, capsys, monkeypatch):
+    for name, value in backend_env.items():
+        monkeypatch.setenv(name, value)
+    v = tt.video("Barabara", ago(60))
+    tt.comment(v, SW, ago(50))
+    hidden = tt.comment(v, FA, ago(40))
+    tt.comments[hidden]["status"] = "HIDDEN"
+
+    code, added, _ = cli(capsys, "accounts", "add", "tiktok", "--platform-id", OPEN_ID,
+                         "--handle", "wrenfield", "--base-url", server.url,
+                         "--credential", f"access_token={TOKEN}",
+                         "--credential", f"business_access_token={BUSINESS_TOKEN}",
+                         "--option", f"business_id={BUSINESS_ID}",
+                         "--option", f"business_base_url={server.url}{BUSINESS_PATH}")
+    assert code == 0, added
+    code, first, out = cli(capsys, "collect", "--once", "--account", added["id"], "--json")
+
+    assert code == 0 and first["outcome"] == "ok", first
+    assert first["events"]["created"] == 3 and first["events"]["hidden"] == 1
+    assert BUSINESS_TOKEN not in out
