@@ -309,7 +309,8 @@ def profile_observation(account: AccountConfig, data: dict[str, Any]) -> Observa
 
 
 class TikTokCollector:
-    """Implements archiver.collectors.protocol.Collector for TikTok's Display API."""
+    """Implements archiver.collectors.protocol.Collector: videos through TikTok's Display
+    API, their comments through the Business API when the account has its credentials."""
 
     platform: ClassVar[str] = PLATFORM
 
@@ -386,7 +387,8 @@ class TikTokCollector:
     def lookup(self, account: AccountConfig, http: Transport,
                items: Sequence[KnownItem]) -> list[Observation]:
         """video/query by id; an id missing from `data.videos` is deleted (or made
-        private: the Display API does not tell the two apart)."""
+        private: the Display API does not tell the two apart). Comments and replies are
+        decided by the harvest's complete listings (`comment_deleted`)."""
         opts = Options.of(account.options)
         api = TikTokApi(account, http)
         out: list[Observation] = []
